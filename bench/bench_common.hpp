@@ -1,0 +1,45 @@
+// Shared by the CPU and GPU benchmark tables: medians and the row format.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace paraminit_bench {
+
+// Median of `reps` timings (seconds) of fn, after one warm-up call.
+inline double median_seconds(int reps, const std::function<void()>& fn) {
+  fn();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Row {
+  std::string device, what, dtype;
+  double elems, bytes, seconds, limit_bytes_per_s;
+};
+
+inline void print_header(const char* title) {
+  std::printf("\n%s\n", title);
+  std::printf("| device | fill | dtype | elements | median ms | G elem/s | GB/s | of limit |\n");
+  std::printf("|---|---|---|---:|---:|---:|---:|---:|\n");
+}
+
+inline void print_row(const Row& r) {
+  const double gbs = r.bytes / r.seconds / 1e9;
+  std::printf("| %s | %s | %s | %.0f | %.3f | %.3f | %.2f | %.0f%% |\n", r.device.c_str(), r.what.c_str(),
+              r.dtype.c_str(), r.elems, r.seconds * 1e3, r.elems / r.seconds / 1e9, gbs,
+              100.0 * (r.bytes / r.seconds) / r.limit_bytes_per_s);
+  std::fflush(stdout);
+}
+
+}  // namespace paraminit_bench

@@ -1,0 +1,82 @@
+// The CPU backend's element loop: the same Generator (kernels/dists.hpp) that the CUDA kernels
+// run, driven over a view's global index spans by the context's thread pool.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "../kernels/dists.hpp"
+#include "../kernels/geometry.hpp"
+#include "philox_batch.hpp"
+#include "thread_pool.hpp"
+
+// Hot loops are compiled twice, for x86-64-v3 (AVX2 + FMA) and a baseline, and picked at load
+// time. Both compute the same bits: integer Philox, correctly rounded + - * / sqrt, explicit fma.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PARAMINIT_NO_CLONES)
+#define PI_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define PI_CPU_CLONES
+#endif
+
+namespace paraminit {
+namespace detail {
+
+// Global elements [g, g + n) into dst[0, n).
+template <class Gen, class Out>
+PI_CPU_CLONES void fill_span(const Gen& gen, Out* dst, std::uint64_t g, std::uint64_t n) {
+  const PhiloxBatchFn philox = philox_batch();
+  using T = typename Gen::value_type;
+  constexpr unsigned E = Gen::kPerCall;
+  constexpr unsigned B = kPhiloxBatch;  // calls per batch
+  const std::uint64_t end = g + n;
+  T v[E];
+  if (g % E != 0) {  // head: the rest of a call that starts before g
+    gen(g / E, v);
+    for (unsigned j = static_cast<unsigned>(g % E); j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
+  }
+  while (end - g >= B * E) {
+    alignas(64) std::uint32_t words[4 * B];
+    alignas(64) T vb[B * E];
+    philox(gen.seed, gen.stream, g / E, words);
+    gen.template groups<B>(words, vb);
+    for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
+    dst += B * E;
+    g += B * E;
+  }
+  while (g < end) {  // tail
+    gen(g / E, v);
+    for (unsigned j = 0; j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
+  }
+}
+
+// Fill the whole view. Tasks are chunks of local elements; the chunking never changes a value.
+template <class Gen, class Out>
+void cpu_fill(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen) {
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << 16;  // 256 KiB of f32: L2-sized
+  const std::uint64_t tasks = (geo.numel + kChunk - 1) / kChunk;
+  const std::int64_t ntasks = static_cast<std::int64_t>(tasks);
+  pool.run(ntasks, [&](std::int64_t task) {
+    const std::uint64_t lb = static_cast<std::uint64_t>(task) * kChunk;
+    const std::uint64_t le = std::min(geo.numel, lb + kChunk);
+    for (std::uint64_t l = lb; l < le;) {  // split [lb, le) at run boundaries
+      const std::uint64_t run = l / geo.run_len, off = l % geo.run_len;
+      const std::uint64_t n = std::min(le - l, geo.run_len - off);
+      fill_span(gen, data + l, geo.global_base + run * geo.global_stride + off, n);
+      l += n;
+    }
+  });
+}
+
+// data[0, n) = value, over the pool (constant fills).
+template <class Out>
+void cpu_fill_value(ThreadPool& pool, std::uint64_t n, Out* data, Out value) {
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << 18;
+  const auto tasks = static_cast<std::int64_t>((n + kChunk - 1) / kChunk);
+  pool.run(tasks, [&](std::int64_t task) {
+    const std::uint64_t lb = static_cast<std::uint64_t>(task) * kChunk, le = std::min(n, lb + kChunk);
+    std::fill(data + lb, data + le, value);
+  });
+}
+
+}  // namespace detail
+}  // namespace paraminit

@@ -1,0 +1,97 @@
+// The CUDA context and the pointer checks. Built with and without CUDA: without it, CUDA contexts
+// are unsupported and every pointer is taken to be host memory.
+#include <string>
+
+#include "internal.hpp"
+
+#if defined(PARAMINIT_WITH_CUDA)
+#include <cuda_runtime.h>
+#endif
+
+namespace paraminit {
+
+bool cuda_built() noexcept {
+#if defined(PARAMINIT_WITH_CUDA)
+  return true;
+#else
+  return false;
+#endif
+}
+
+namespace detail {
+
+#if defined(PARAMINIT_WITH_CUDA)
+
+namespace {
+std::string cuda_msg(const char* call, cudaError_t err) {
+  return std::string(call) + ": " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
+}
+}  // namespace
+
+int cuda_devices() noexcept {
+  // Cached: the first call initializes the CUDA runtime; without a driver it fails fast.
+  static const int count = [] {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+      (void)cudaGetLastError();  // clear the sticky-free error so later calls start clean
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+}
+
+void cuda_init_context(ContextImpl& ctx, int device, void* stream) {
+  const int n = cuda_devices();
+  if (device < 0 || device >= n)
+    fail(Status::device, "paraminit::Context::cuda: device " + std::to_string(device) +
+                             " does not exist (" + std::to_string(n) + " CUDA device(s) visible)");
+  ctx.cuda = true;
+  ctx.device = device;
+  ctx.stream = stream;
+}
+
+void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char* fn) {
+  if (cuda_devices() == 0) {
+    if (ctx.cuda) fail(Status::device, std::string(fn) + ": no CUDA device");
+    return;  // no device: every pointer is host memory
+  }
+  cudaPointerAttributes attr{};
+  const cudaError_t err = cudaPointerGetAttributes(&attr, ptr);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    fail(Status::device, std::string(fn) + ": " + cuda_msg("cudaPointerGetAttributes", err));
+  }
+  const bool managed = attr.type == cudaMemoryTypeManaged;
+  if (ctx.cuda) {
+    if (attr.type == cudaMemoryTypeDevice && attr.device != ctx.device)
+      fail(Status::invalid_argument, std::string(fn) + ": data is memory of CUDA device " +
+                                         std::to_string(attr.device) + " but the context is on device " +
+                                         std::to_string(ctx.device));
+    if (attr.type != cudaMemoryTypeDevice && !managed)
+      fail(Status::invalid_argument,
+           std::string(fn) + ": data is host memory but the context is a CUDA context "
+                             "(use a CPU context, or cudaMalloc'd / managed memory)");
+  } else if (attr.type == cudaMemoryTypeDevice) {
+    fail(Status::invalid_argument, std::string(fn) + ": data is memory of CUDA device " +
+                                       std::to_string(attr.device) +
+                                       " but the context is a CPU context");
+  }
+}
+
+#else  // !PARAMINIT_WITH_CUDA
+
+int cuda_devices() noexcept { return 0; }
+
+void cuda_init_context(ContextImpl&, int, void*) {
+  fail(Status::unsupported,
+       "paraminit::Context::cuda: this build of paraminit has no CUDA backend (configure with "
+       "PARAMINIT_CUDA=ON on a machine with the CUDA toolkit)");
+}
+
+void check_pointer_location(const ContextImpl&, const void*, const char*) {}
+
+#endif
+
+}  // namespace detail
+}  // namespace paraminit

@@ -1,0 +1,48 @@
+// Internal host-side declarations shared by the host/ translation units.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "paraminit/paraminit.hpp"
+#include "../kernels/geometry.hpp"
+#include "thread_pool.hpp"
+
+namespace paraminit {
+namespace detail {
+
+struct ContextImpl {
+  bool cuda = false;
+  int device = -1;
+  void* stream = nullptr;              // cudaStream_t
+  std::unique_ptr<ThreadPool> pool;    // CPU contexts
+};
+
+[[noreturn]] void fail(Status code, const std::string& message);
+
+
+// Validates everything about the view that does not depend on the scheme (rank, extents, window,
+// overflow, data pointer, alignment, dtype, device of the pointer) and returns its geometry.
+// `fn` names the public function in messages ("paraminit::uniform").
+Geometry check_view(const ContextImpl& ctx, const TensorView& t, const char* fn);
+
+// Values representable in a dtype, as doubles.
+double dtype_max(DType t);                      // largest finite value
+double round_to_dtype(double x, DType t);      // f16/bf16: through fp32, then nearest even
+double dtype_next_up(double v, DType t);       // v must be representable
+double dtype_next_down(double v, DType t);
+double dtype_above(double x, DType t, bool strict);  // smallest value > x (>= x if !strict)
+double dtype_below(double x, DType t, bool strict);  // largest value < x (<= x if !strict)
+
+std::string fmt_double(double x);  // shortest round-trip text
+
+// CUDA side (host/cuda_backend.cpp when built with CUDA, stubs otherwise).
+int cuda_devices() noexcept;
+// Throws unless `ptr` may be written by `ctx` (device memory of its device for CUDA contexts,
+// host memory for CPU contexts).
+void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char* fn);
+void cuda_init_context(ContextImpl& ctx, int device, void* stream);
+
+}  // namespace detail
+}  // namespace paraminit

@@ -1,0 +1,163 @@
+// The distributions as data (RAFT's shape): a small trivially-copyable parameter struct per
+// distribution and one `block` overload that turns one Philox call into that call's elements.
+// The CPU backend and the CUDA kernels call exactly these functions.
+//
+// Word use (shared/DESIGN.md section 2), for the call with index c of Key{seed, stream}:
+//   32-bit compute types (f32, f16, bf16 outputs): 4 elements per call; element 4c + j uses word j.
+//     uniform, trunc_normal: one word per element;
+//     normal: Box-Muller on the pairs (4c, 4c+1) <- words (x, y) and (4c+2, 4c+3) <- (z, w); the
+//       first word gives the radius, the second the angle; the even element takes r cos, the odd r sin.
+//   64-bit compute type (f64 output): 2 elements per call; element 2c + j uses the 64-bit value
+//     (hi, lo) = (x, y) for j = 0 and (z, w) for j = 1. normal: Box-Muller on the pair
+//     (2c, 2c+1) with the radius from (x, y) and the angle from (z, w).
+// Half outputs are the fp32 value rounded to nearest even (bits.hpp); bounded distributions clamp
+// the compute value to bounds that are representable in the output dtype first, so the rounded
+// value is the nearest representable value inside the bounds.
+#pragma once
+
+#include "math.hpp"
+#include "philox.hpp"
+
+namespace paraminit {
+namespace kernels {
+
+template <class T>
+PI_HD T clamp_(T v, T lo, T hi) {
+  v = v < lo ? lo : v;
+  return v > hi ? hi : v;
+}
+
+// Each distribution maps a group of kWords consecutive words of the stream to kElems consecutive
+// elements; word k of the stream is word k % 4 of Philox call k / 4. A call holds 4 / kWords groups.
+
+// ---- uniform: center + half * w, w on the symmetric grid of bits.hpp, clamped to [lo, hi] -------
+// lo / hi are the smallest / largest values of the output dtype strictly inside (low, high).
+template <class T>
+struct UniformDist {
+  static constexpr int kWords = sizeof(T) / 4, kElems = 1;
+  T center, half, lo, hi;
+};
+
+PI_HD void group(const UniformDist<float>& d, const std::uint32_t* w, float* out) {
+  out[0] = clamp_(d.center + d.half * sym_f32(w[0]), d.lo, d.hi);
+}
+PI_HD void group(const UniformDist<double>& d, const std::uint32_t* w, double* out) {
+  out[0] = clamp_(d.center + d.half * sym_f64(w[0], w[1]), d.lo, d.hi);
+}
+
+// ---- normal: Box-Muller, mean + std * z ---------------------------------------------------------
+// radius sqrt(-2 ln u), u = unit_*(.) in (0, 1]; angle pi * v, v = 2 * open01_*(.) in (0, 2).
+// |z| <= 6.77 (f32) and <= 9.50 (f64): the host checks that mean +- std * that bound fits the dtype.
+template <class T>
+struct NormalDist {
+  static constexpr int kWords = 2 * sizeof(T) / 4, kElems = 2;
+  T mean, std;
+};
+
+template <class T>
+PI_HD void box_muller(T u, T v, T* z0, T* z1) {
+  const T r = sqrt_(T(-2) * log_(u));
+  T s, c;
+  sincospi_(v, &s, &c);
+  *z0 = r * c;
+  *z1 = r * s;
+}
+
+PI_HD void group(const NormalDist<float>& d, const std::uint32_t* w, float* out) {
+  float z0, z1;
+  box_muller(unit_f32(w[0]), 2.0f * open01_f32(w[1]), &z0, &z1);
+  out[0] = d.mean + d.std * z0;
+  out[1] = d.mean + d.std * z1;
+}
+PI_HD void group(const NormalDist<double>& d, const std::uint32_t* w, double* out) {
+  double z0, z1;
+  box_muller(unit_f64(w[0], w[1]), 2.0 * open01_f64(w[2], w[3]), &z0, &z1);
+  out[0] = d.mean + d.std * z0;
+  out[1] = d.mean + d.std * z1;
+}
+
+// ---- truncated normal: inverse CDF, no rejection ------------------------------------------------
+// With a = (low - mean)/std, b = (high - mean)/std and u in (0, 1) (open01_*), the sample is
+// Phi^{-1}(p), p = Phi(a) + u (Phi(b) - Phi(a)). To keep relative precision in both tails the
+// quantile is taken from the smaller of p and 1 - p:
+//   u <  u0 (p < 1/2):  p     = b_lo * (alpha_lo + u       beta_lo), z = -upper_quantile(p)
+//   u >= u0 (p >= 1/2): 1 - p = b_hi * (alpha_hi + (1 - u) beta_hi), z = +upper_quantile(1 - p)
+// where b is min(Phi(b), 1/2) resp. min(Q(a), 1/2), so that t = alpha + u beta lies in (0, 1] and
+// ln b carries the scale even where b underflows fp32. All of these are computed on the host in
+// double (host/params.hpp). 1 - u is exact on the open01 grid.
+template <class T>
+struct TruncBranch {
+  T alpha, beta, ln_b, b;
+};
+template <class T>
+struct TruncNormalDist {
+  static constexpr int kWords = sizeof(T) / 4, kElems = 1;
+  T mean, std, u0;
+  TruncBranch<T> lower, upper;
+  T lo, hi;  // [low, high] rounded inward to the output dtype
+};
+
+template <class T>
+PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
+  const bool low_side = u < d.u0;
+  const T alpha = low_side ? d.lower.alpha : d.upper.alpha;
+  const T beta = low_side ? d.lower.beta : d.upper.beta;
+  const T ln_b = low_side ? d.lower.ln_b : d.upper.ln_b;
+  const T b = low_side ? d.lower.b : d.upper.b;
+  const T q = upper_quantile(ln_b, b, alpha + (low_side ? u : T(1) - u) * beta);
+  return clamp_(d.mean + d.std * (low_side ? -q : q), d.lo, d.hi);
+}
+
+PI_HD void group(const TruncNormalDist<float>& d, const std::uint32_t* w, float* out) {
+  out[0] = trunc_normal_value(d, open01_f32(w[0]));
+}
+PI_HD void group(const TruncNormalDist<double>& d, const std::uint32_t* w, double* out) {
+  out[0] = trunc_normal_value(d, open01_f64(w[0], w[1]));
+}
+
+// ---- a distribution bound to a stream --------------------------------------------------------------
+template <class Dist, class T>
+struct Generator {
+  using value_type = T;
+  static constexpr int kGroups = 4 / Dist::kWords;             // groups per Philox call
+  static constexpr int kPerCall = kGroups * Dist::kElems;      // elements per Philox call
+  Dist dist;
+  std::uint64_t seed, stream;
+
+  // The kPerCall elements of one call (the CUDA kernels' unit of work).
+  PI_HD void operator()(std::uint64_t call, T* out) const {
+    const Words4 w = philox_call(seed, stream, call);
+    const std::uint32_t words[4] = {w.x, w.y, w.z, w.w};
+    for (int q = 0; q < kGroups; ++q) group(dist, words + q * Dist::kWords, out + q * Dist::kElems);
+  }
+  // The L * kPerCall elements of L consecutive calls whose 4 L words are given in element order
+  // (the CPU loop's unit of work: a plain loop over groups that the host compiler vectorizes).
+  template <int L>
+  PI_HD void groups(const std::uint32_t* words, T* out) const {
+    for (int q = 0; q < kGroups * L; ++q) group(dist, words + q * Dist::kWords, out + q * Dist::kElems);
+  }
+};
+
+// ---- output dtypes ------------------------------------------------------------------------------
+struct f16_t {
+  std::uint16_t bits;
+};
+struct bf16_t {
+  std::uint16_t bits;
+};
+template <class Out>
+struct ComputeType {
+  using type = float;
+};
+template <>
+struct ComputeType<double> {
+  using type = double;
+};
+
+PI_HD void store(float* p, float v) { *p = v; }
+PI_HD void store(double* p, double v) { *p = v; }
+PI_HD void store(f16_t* p, float v) { p->bits = f32_to_f16_rne(v); }
+PI_HD void store(bf16_t* p, float v) { p->bits = f32_to_bf16_rne(v); }
+
+}  // namespace kernels
+}  // namespace paraminit

@@ -1,0 +1,206 @@
+// Distributions against exact CDFs computed in double: KS statistics under the alpha = 1e-4
+// critical value (2.2252 / sqrt(n)), means and variances inside 5-sigma sampling bounds, bounds in
+// every dtype after rounding, exact symmetry of U(-a, a), the normal tail mass, truncated normal in
+// one tail, and fp16 / bf16 values equal to round-to-nearest-even of the fp32 value.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../host/params.hpp"
+#include "paraminit/paraminit.hpp"
+#include "test_util.hpp"
+
+namespace {
+using namespace paraminit_test;
+using paraminit::Context;
+using paraminit::Key;
+
+constexpr std::size_t kN = 1 << 20;  // 1,048,576 samples per case
+constexpr double kAlpha = 1e-4;
+
+Context& ctx() {
+  static Context c = Context::cpu(2);
+  return c;
+}
+
+// 5-sigma bounds for the sample mean and the sample variance, from the distribution's variance
+// and fourth central moment: sd(mean) = sqrt(var / n), sd(var) = sqrt((m4 - var^2) / n).
+void expect_moments(const std::vector<double>& x, double mean, double var, double m4, const char* what) {
+  const Moments m = moments(x);
+  const double n = static_cast<double>(x.size());
+  EXPECT_LE(std::fabs(m.mean - mean), 5 * std::sqrt(var / n)) << what << ": mean " << m.mean << " vs " << mean;
+  EXPECT_LE(std::fabs(m.var - var), 5 * std::sqrt((m4 - var * var) / n)) << what << ": var " << m.var << " vs " << var;
+}
+
+struct UniformCase {
+  DType t;
+  double low, high;
+};
+
+TEST(Uniform, KsMomentsAndOpenBounds) {
+  for (const UniformCase c : {UniformCase{DType::f32, -1, 1}, UniformCase{DType::f32, 0.5, 3},
+                              UniformCase{DType::f64, -2, 5}, UniformCase{DType::f64, 1e-3, 2e-3}}) {
+    Buffer b(c.t, kN);
+    paraminit::uniform(ctx(), b.view1d(), Key{11, 3}, {c.low, c.high});
+    const auto x = b.values();
+    for (double v : x) ASSERT_TRUE(v > c.low && v < c.high) << v;
+    const double w = c.high - c.low;
+    const double d = ks_statistic(x, [&](double v) { return (v - c.low) / w; });
+    EXPECT_LT(d, ks_critical(kN, kAlpha)) << paraminit::to_string(c.t) << " [" << c.low << ", " << c.high << ")";
+    expect_moments(x, (c.low + c.high) / 2, w * w / 12, w * w * w * w / 80, "uniform");
+  }
+}
+
+// PyTorch promises [low, high); paraminit keeps every dtype's values strictly inside (low, high),
+// also where a bound is not representable (0.04 is not a bf16 number) or rounding would reach it.
+TEST(Uniform, BoundsHoldInEveryDtypeAfterRounding) {
+  const std::pair<double, double> ranges[] = {{-0.04, 0.04}, {0, 1}, {-1, 1}, {1, 1.01}, {-3e-5, 7e-5}, {100, 101}};
+  for (DType t : kAllDTypes)
+    for (auto [lo, hi] : ranges) {
+      Buffer b(t, 1 << 18);
+      paraminit::uniform(ctx(), b.view1d(), Key{5, 9}, {lo, hi});
+      double mn = INFINITY, mx = -INFINITY;
+      for (double v : b.values()) mn = std::min(mn, v), mx = std::max(mx, v);
+      EXPECT_GT(mn, lo) << paraminit::to_string(t) << " [" << lo << ", " << hi << ")";
+      EXPECT_LT(mx, hi) << paraminit::to_string(t) << " [" << lo << ", " << hi << ")";
+    }
+}
+
+// U(-a, a) is exactly symmetric: each of the 2^24 (f32 grid) values m is as likely as its mirror
+// 2^24 - 1 - m, and the value of the mirror is exactly the negated value. Checked exhaustively for
+// the parameters the library builds, before and after rounding to fp16 / bf16.
+TEST(Uniform, ExactlySymmetricInDistribution) {
+  namespace k = paraminit::kernels;
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (double a : {0.04, 1.0, 0.0625, 3.3}) {
+      const auto d = paraminit::detail::make_uniform<float>("test", {-a, a}, t);
+      ASSERT_EQ(d.center, 0.0f);
+      HalfRounder rne(t == DType::f32 ? DType::f16 : t);
+      for (std::uint32_t m = 0; m < (1u << 24); m += (t == DType::f32 ? 1 : 7)) {
+        const std::uint32_t mirror = (1u << 24) - 1 - m;
+        float v[4], vm[4];
+        k::block(d, k::Words4{m << 8, 0, 0, 0}, v);
+        k::block(d, k::Words4{mirror << 8, 0, 0, 0}, vm);
+        ASSERT_EQ(v[0], -vm[0]) << "m = " << m;
+        if (t != DType::f32) ASSERT_EQ(rne(v[0]) ^ 0x8000u, rne(vm[0])) << "m = " << m;
+      }
+    }
+}
+
+TEST(Normal, KsMomentsAndTailMass) {
+  for (DType t : {DType::f32, DType::f64}) {
+    constexpr std::size_t n = 4 * kN;
+    Buffer b(t, n);
+    paraminit::normal(ctx(), b.view1d(), Key{2026, 1}, {0.0, 1.0});
+    const auto x = b.values();
+    const double d = ks_statistic(x, normal_cdf);
+    EXPECT_LT(d, ks_critical(n, kAlpha)) << paraminit::to_string(t);
+    expect_moments(x, 0, 1, 3, "normal");
+    // Mass beyond 4 sigma: p = 2 Q(4) = 6.334e-5; binomial 5-sigma range around n p.
+    std::size_t beyond = 0;
+    for (double v : x) beyond += std::fabs(v) > 4;
+    const double p = 2 * normal_ccdf(4), mu = n * p, sd = std::sqrt(n * p * (1 - p));
+    EXPECT_NEAR(static_cast<double>(beyond), mu, 5 * sd) << paraminit::to_string(t);
+  }
+}
+
+TEST(Normal, ScaledAndShifted) {
+  Buffer b(DType::f32, kN);
+  paraminit::normal(ctx(), b.view1d(), Key{1, 2}, {3.0, 0.02});
+  const auto x = b.values();
+  EXPECT_LT(ks_statistic(x, [](double v) { return normal_cdf((v - 3.0) / 0.02); }), ks_critical(kN, kAlpha));
+  expect_moments(x, 3.0, 4e-4, 3 * 1.6e-7, "N(3, 0.02^2)");
+}
+
+// Truncated normal: exact CDF (F(x) - F(a)) / (F(b) - F(a)), computed in the tail where it is
+// accurate; mean and variance from the closed forms; 5-sigma variance bound from the sample's
+// fourth moment.
+struct TruncCase {
+  DType t;
+  double mean, std, low, high;
+};
+
+TEST(TruncNormal, KsAndMomentsIncludingOneTail) {
+  const TruncCase cases[] = {
+      {DType::f32, 0, 1, -2, 2},   {DType::f64, 0, 1, -2, 2},     {DType::f32, 0, 1, 3, 4},
+      {DType::f64, 0, 1, 3, 4},    {DType::f32, 0, 1, -4, -3},    {DType::f32, 0, 1, 20, 21},
+      {DType::f64, 0, 1, 20, 21},  {DType::f32, 1, 0.02, 0.9, 1.5}, {DType::f32, 0, 1, -0.5, 8},
+      {DType::f32, 0, 1, 8, 30},
+  };
+  for (const TruncCase& c : cases) {
+    Buffer b(c.t, kN);
+    paraminit::trunc_normal(ctx(), b.view1d(), Key{77, 5}, {c.mean, c.std, c.low, c.high});
+    const auto x = b.values();
+    for (double v : x) ASSERT_TRUE(v >= c.low && v <= c.high) << v;
+    const double a = (c.low - c.mean) / c.std, bb = (c.high - c.mean) / c.std;
+    const bool upper = a > 0;  // both bounds in the upper tail: use the complementary CDF
+    const double za = upper ? normal_ccdf(a) - normal_ccdf(bb) : normal_cdf(bb) - normal_cdf(a);
+    auto cdf = [&](double v) {
+      const double z = (v - c.mean) / c.std;
+      return upper ? (normal_ccdf(a) - normal_ccdf(z)) / za : (normal_cdf(z) - normal_cdf(a)) / za;
+    };
+    EXPECT_LT(ks_statistic(x, cdf), ks_critical(kN, kAlpha))
+        << paraminit::to_string(c.t) << " [" << c.low << ", " << c.high << "]";
+    // Closed-form moments of the truncated normal.
+    const double pa = std::exp(-a * a / 2) / std::sqrt(2 * M_PI), pb = std::exp(-bb * bb / 2) / std::sqrt(2 * M_PI);
+    const double r = (pa - pb) / za;
+    const double mean = c.mean + c.std * r;
+    const double var = c.std * c.std * (1 + (a * pa - bb * pb) / za - r * r);
+    const Moments m = moments(x);
+    expect_moments(x, mean, var, m.m4, "trunc_normal");
+  }
+}
+
+TEST(TruncNormal, BoundsHoldInEveryDtypeAfterRounding) {
+  for (DType t : kAllDTypes)
+    for (auto [lo, hi] : {std::pair<double, double>{-0.04, 0.04}, {3, 4}, {-2, 2}, {0.0999, 0.1001}}) {
+      Buffer b(t, 1 << 18);
+      paraminit::trunc_normal(ctx(), b.view1d(), Key{8, 8}, {0.0, lo == 3 ? 1.0 : 0.02, lo, hi});
+      for (double v : b.values()) ASSERT_TRUE(v >= lo && v <= hi) << paraminit::to_string(t) << " " << v;
+    }
+}
+
+// fp16 / bf16 outputs are the fp32 values rounded to nearest even (checked against an independent
+// table-search rounding); in bounded schemes, a value that would round outside the bounds is the
+// nearest representable value inside them.
+TEST(HalfTypes, RoundToNearestEvenOfTheF32Value) {
+  const Key key{99, 42};
+  constexpr std::size_t n = 1 << 18;
+  for (DType t : {DType::f16, DType::bf16}) {
+    HalfRounder rne(t);
+    Buffer f(DType::f32, n), h(t, n);
+    // unbounded: exactly RNE
+    paraminit::normal(ctx(), f.view1d(), key, {0.5, 3.0});
+    paraminit::normal(ctx(), h.view1d(), key, {0.5, 3.0});
+    for (std::size_t i = 0; i < n; ++i)
+      ASSERT_EQ(h.half_bits(i), rne(static_cast<float>(f.at(i)))) << paraminit::to_string(t) << " i = " << i;
+    paraminit::constant(ctx(), h.view1d(), 0.1);
+    ASSERT_EQ(h.half_bits(0), rne(0.1f));
+    // bounded: RNE unless outside (low, high); then the nearest value inside
+    for (auto [lo, hi] : {std::pair<double, double>{-0.04, 0.04}, {0.0, 1.0}}) {
+      paraminit::uniform(ctx(), f.view1d(), key, {lo, hi});
+      paraminit::uniform(ctx(), h.view1d(), key, {lo, hi});
+      // The smallest and largest values of the dtype strictly inside (lo, hi), by scanning all.
+      double first = INFINITY, last = -INFINITY;
+      for (std::uint32_t bits = 0; bits < 0x10000u; ++bits) {
+        const double v = decode_half(static_cast<std::uint16_t>(bits), t);
+        if (v > lo && v < hi) first = std::min(first, v), last = std::max(last, v);
+      }
+      std::size_t clamped = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint16_t r = rne(static_cast<float>(f.at(i)));
+        const double rv = decode_half(r, t);
+        if (rv > lo && rv < hi) {
+          ASSERT_EQ(h.half_bits(i), r) << "i = " << i;
+        } else {
+          ++clamped;
+          ASSERT_EQ(h.at(i), rv <= lo ? first : last) << "i = " << i << " rne = " << rv;
+        }
+      }
+      if (t == DType::bf16 && lo == -0.04) EXPECT_GT(clamped, 0u) << "the clamping path was not exercised";
+      RecordProperty(std::string("clamped_") + paraminit::to_string(t), std::to_string(clamped));
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,176 @@
+// GPU tests (label gpu): GPU bits == CPU bits for every fill and dtype, odd sizes, unaligned
+// starts, windows, a tensor over 2^31 elements (sampled), the Philox known answers on the device,
+// and the pointer checks. Each test skips, saying why, when no CUDA device is visible.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <random>
+
+#include "../kernels/philox.hpp"
+#include "kat_vectors.hpp"
+#include "paraminit/paraminit.hpp"
+#include "test_util.hpp"
+
+namespace {
+using namespace paraminit_test;
+using paraminit::Context;
+using paraminit::Key;
+using paraminit::TensorView;
+
+#define REQUIRE_GPU()                                                                       \
+  do {                                                                                      \
+    if (paraminit::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device is visible"; \
+  } while (0)
+#define CUDA_OK(x) ASSERT_EQ((x), cudaSuccess) << #x
+
+struct DeviceBuffer {
+  void* p = nullptr;
+  std::size_t bytes = 0;
+  explicit DeviceBuffer(std::size_t n) : bytes(n) {
+    if (cudaMalloc(&p, n) != cudaSuccess) p = nullptr;
+  }
+  ~DeviceBuffer() { cudaFree(p); }
+};
+
+using FillFn = std::function<void(Context&, const TensorView&, Key)>;
+const std::pair<const char*, FillFn> kFills[] = {
+    {"uniform", [](Context& c, const TensorView& t, Key k) { paraminit::uniform(c, t, k, {-0.04, 0.04}); }},
+    {"normal", [](Context& c, const TensorView& t, Key k) { paraminit::normal(c, t, k, {0.0, 0.02}); }},
+    {"trunc_normal", [](Context& c, const TensorView& t, Key k) { paraminit::trunc_normal(c, t, k, {0, 1, 3, 4}); }},
+    {"trunc_normal_std", [](Context& c, const TensorView& t, Key k) { paraminit::trunc_normal(c, t, k, {0, 0.02, -0.04, 0.04}); }},
+    {"constant", [](Context& c, const TensorView& t, Key) { paraminit::constant(c, t, 0.1); }},
+};
+
+__global__ void kat_kernel(const paraminit_test::PhiloxKat* kats, int n, std::uint32_t* out) {
+  const int i = threadIdx.x;
+  if (i >= n) return;
+  const auto& k = kats[i];
+  const auto w = paraminit::kernels::philox4x32_10({k.ctr[0], k.ctr[1], k.ctr[2], k.ctr[3]}, k.key[0], k.key[1]);
+  out[4 * i] = w.x, out[4 * i + 1] = w.y, out[4 * i + 2] = w.z, out[4 * i + 3] = w.w;
+}
+
+TEST(Gpu, PhiloxKnownAnswersOnTheDevice) {
+  REQUIRE_GPU();
+  constexpr int n = sizeof(kPhiloxKats) / sizeof(kPhiloxKats[0]);
+  DeviceBuffer kats(sizeof(kPhiloxKats)), out(16 * n);
+  CUDA_OK(cudaMemcpy(kats.p, kPhiloxKats, sizeof(kPhiloxKats), cudaMemcpyHostToDevice));
+  kat_kernel<<<1, 32>>>(static_cast<const PhiloxKat*>(kats.p), n, static_cast<std::uint32_t*>(out.p));
+  std::uint32_t got[4 * n];
+  CUDA_OK(cudaMemcpy(got, out.p, sizeof got, cudaMemcpyDeviceToHost));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < 4; ++j) EXPECT_EQ(got[4 * i + j], kPhiloxKats[i].out[j]) << "kat " << i;
+}
+
+// Fill `view` (data ignored) on the GPU at byte offset `offset` of a device buffer and on the CPU;
+// compare bytes.
+void compare(const char* name, const FillFn& fn, TensorView view, std::size_t offset_elems) {
+  const std::size_t n = static_cast<std::size_t>(view.numel()), es = paraminit::dtype_size(view.dtype);
+  DeviceBuffer d((n + offset_elems) * es + 16);
+  ASSERT_NE(d.p, nullptr);
+  Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  TensorView gv = view;
+  gv.data = static_cast<char*>(d.p) + offset_elems * es;
+  fn(gpu, gv, Key{31, 41});
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<unsigned char> got(n * es), want(n * es);
+  ASSERT_EQ(cudaMemcpy(got.data(), gv.data, n * es, cudaMemcpyDeviceToHost), cudaSuccess);
+  TensorView cv = view;
+  cv.data = want.data();
+  fn(cpu, cv, Key{31, 41});
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), n * es), 0)
+      << name << " " << paraminit::to_string(view.dtype) << " n = " << n << " offset " << offset_elems;
+}
+
+TEST(Gpu, BitsEqualCpuForEveryFillDtypeSizeAndOffset) {
+  REQUIRE_GPU();
+  for (DType t : kAllDTypes)
+    for (const auto& [name, fn] : kFills)
+      for (std::int64_t n : {1, 3, 4, 5, 7, 8, 9, 1023, 1 << 16, (1 << 20) + 1, (1 << 20) + 3})
+        for (std::size_t off : {0, 1, 3}) compare(name, fn, TensorView::of(nullptr, t, {n}), off);
+}
+
+TEST(Gpu, WindowsEqualCpu) {
+  REQUIRE_GPU();
+  for (DType t : kAllDTypes)
+    for (const auto& [name, fn] : kFills) {
+      compare(name, fn, TensorView::of(nullptr, t, {100, 37}).window(0, 13, 1000), 0);
+      compare(name, fn, TensorView::of(nullptr, t, {100, 37}).window(1, 5, 91), 0);
+      compare(name, fn, TensorView::of(nullptr, t, {8, 64}).window(1, 64, 256), 0);  // aligned runs
+      compare(name, fn, TensorView::of(nullptr, t, {3, 5, 7, 9}).window(2, 2, 11), 1);
+    }
+}
+
+// Over 2^31 elements (f16: 2^31 + 5 elements, 4 GiB): sampled indices, near the start, around
+// 2^31 and 2^32 / 2 words, and at the end, against the CPU's value for a one-element window.
+TEST(Gpu, MoreThan2To31ElementsSampled) {
+  REQUIRE_GPU();
+  const std::int64_t n = (std::int64_t{1} << 31) + 5;
+  for (DType t : {DType::f16, DType::f32}) {
+    DeviceBuffer d(static_cast<std::size_t>(n) * paraminit::dtype_size(t));
+    if (d.p == nullptr) GTEST_SKIP() << "not enough device memory for " << n << " elements";
+    Context gpu = Context::cuda(0), cpu = Context::cpu(1);
+    for (const auto& [name, fn] : kFills) {
+      fn(gpu, TensorView::of(d.p, t, {n}), Key{5, 6});
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      std::mt19937_64 rng(7);
+      std::vector<std::int64_t> idx = {0, 1, (std::int64_t{1} << 31) - 1, std::int64_t{1} << 31, n - 1, n - 2};
+      for (int k = 0; k < 200; ++k) idx.push_back(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n)));
+      const std::size_t es = paraminit::dtype_size(t);
+      for (std::int64_t i : idx) {
+        unsigned char got[8] = {}, want[8] = {};
+        ASSERT_EQ(cudaMemcpy(got, static_cast<char*>(d.p) + i * es, es, cudaMemcpyDeviceToHost), cudaSuccess);
+        fn(cpu, TensorView::of(want, t, {1}).window(0, i, n), Key{5, 6});
+        ASSERT_EQ(std::memcmp(got, want, es), 0) << name << " " << paraminit::to_string(t) << " index " << i;
+      }
+    }
+  }
+}
+
+TEST(Gpu, PointerChecks) {
+  REQUIRE_GPU();
+  Context gpu = Context::cuda(0), cpu = Context::cpu(1);
+  std::vector<float> host(64, 1.0f);
+  DeviceBuffer d(256);
+  try {
+    paraminit::uniform(gpu, TensorView::of(host.data(), DType::f32, {64}), Key{}, {});
+    ADD_FAILURE() << "host pointer accepted by a CUDA context";
+  } catch (const paraminit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("host memory"), std::string::npos) << e.what();
+  }
+  for (float v : host) ASSERT_EQ(v, 1.0f);
+  try {
+    paraminit::uniform(cpu, TensorView::of(d.p, DType::f32, {64}), Key{}, {});
+    ADD_FAILURE() << "device pointer accepted by a CPU context";
+  } catch (const paraminit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("CPU context"), std::string::npos) << e.what();
+  }
+}
+
+// Fills are stream-ordered and capturable: capture into a graph, launch it, compare with the CPU.
+TEST(Gpu, CapturedInACudaGraph) {
+  REQUIRE_GPU();
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  const std::int64_t n = 100003;
+  DeviceBuffer d(n * 4);
+  Context gpu = Context::cuda(0, s), cpu = Context::cpu(1);
+  cudaGraph_t g;
+  cudaGraphExec_t ge;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  paraminit::normal(gpu, TensorView::of(d.p, DType::f32, {n}), Key{3, 3}, {});
+  CUDA_OK(cudaStreamEndCapture(s, &g));
+  CUDA_OK(cudaGraphInstantiate(&ge, g, 0));
+  CUDA_OK(cudaGraphLaunch(ge, s));
+  CUDA_OK(cudaStreamSynchronize(s));
+  std::vector<float> got(n), want(n);
+  CUDA_OK(cudaMemcpy(got.data(), d.p, n * 4, cudaMemcpyDeviceToHost));
+  paraminit::normal(cpu, TensorView::of(want.data(), DType::f32, {n}), Key{3, 3}, {});
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), n * 4), 0);
+  cudaGraphExecDestroy(ge);
+  cudaGraphDestroy(g);
+  cudaStreamDestroy(s);
+}
+
+}  // namespace

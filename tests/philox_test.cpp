@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "../kernels/philox.hpp"
+#include "kat_vectors.hpp"
+#include "paraminit/paraminit.hpp"
+
+namespace {
+using paraminit::kernels::philox4x32_10;
+using paraminit::kernels::Words4;
+
+TEST(Philox, Random123KnownAnswers) {
+  for (const auto& kat : paraminit_test::kPhiloxKats) {
+    const Words4 out = philox4x32_10(Words4{kat.ctr[0], kat.ctr[1], kat.ctr[2], kat.ctr[3]}, kat.key[0], kat.key[1]);
+    EXPECT_EQ(out.x, kat.out[0]);
+    EXPECT_EQ(out.y, kat.out[1]);
+    EXPECT_EQ(out.z, kat.out[2]);
+    EXPECT_EQ(out.w, kat.out[3]);
+  }
+}
+
+// The stream layout of DESIGN section 2: counter = (lo(i/4), hi(i/4), lo(stream), hi(stream)),
+// key = (lo(seed), hi(seed)); built here from the raw rounds, not from philox_call.
+TEST(Philox, PhiloxBitsFollowTheCounterLayout) {
+  const paraminit::Key key{0x0123456789abcdefull, 0xfedcba9876543210ull};
+  const std::uint64_t first = (std::uint64_t{5} << 32) + 4 * 1000 + 3;  // high counter word used
+  std::vector<std::uint32_t> bits(21);
+  paraminit::philox_bits(key, first, bits.size(), bits.data());
+  for (std::size_t k = 0; k < bits.size(); ++k) {
+    const std::uint64_t i = first + k, c = i / 4;
+    const Words4 w = philox4x32_10(Words4{static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c >> 32),
+                                          0x76543210u, 0xfedcba98u},
+                                   0x89abcdefu, 0x01234567u);
+    const std::uint32_t words[4] = {w.x, w.y, w.z, w.w};
+    EXPECT_EQ(bits[k], words[i % 4]) << "index " << i;
+  }
+}
+
+TEST(Philox, PhiloxBitsRejectsNullAndOverflow) {
+  EXPECT_THROW(paraminit::philox_bits({}, 0, 1, nullptr), paraminit::Error);
+  std::uint32_t w = 0;
+  EXPECT_THROW(paraminit::philox_bits({}, ~std::uint64_t{0}, 2, &w), paraminit::Error);
+  EXPECT_NO_THROW(paraminit::philox_bits({}, 0, 0, nullptr));  // nothing to write
+}
+
+// Known answers of the name hash (FNV-1a 64, then SplitMix64's finalizer), computed by an
+// independent Python implementation of the two published algorithms and frozen here: a change of
+// any value would change every model's initialization.
+TEST(StreamForName, FrozenValues) {
+  EXPECT_EQ(paraminit::stream_for_name(""), 0xf52a15e9a9b5e89bull);
+  EXPECT_EQ(paraminit::stream_for_name("a"), 0x02c0bdbf481420f8ull);
+  EXPECT_EQ(paraminit::stream_for_name("decoder.layers.3.mlp.weight"), 0x353726c8f5f377b5ull);
+  EXPECT_EQ(paraminit::stream_for_name("decoder.layers.4.mlp.weight"), 0x16cac7d5bb65c1e2ull);
+  const paraminit::Key k = paraminit::key_for(7, "a");
+  EXPECT_EQ(k.seed, 7u);
+  EXPECT_EQ(k.stream, 0x02c0bdbf481420f8ull);
+}
+
+}  // namespace
