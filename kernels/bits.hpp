@@ -76,10 +76,11 @@ PI_HD float unit_f32(std::uint32_t x) {
 PI_HD std::uint64_t join64(std::uint32_t hi, std::uint32_t lo) {
   return (static_cast<std::uint64_t>(hi) << 32) | lo;
 }
-// (2m + 1 - 2^53) * 2^-53, m = top 52 bits: odd multiples of 2^-53 in (-1, 1), symmetric.
+// (2m + 1 - 2^53) * 2^-53, m = top 53 bits: the 2^53 odd multiples of 2^-53 in (-1, 1),
+// symmetric; exact (|odd| < 2^53).
 PI_HD double sym_f64(std::uint32_t hi, std::uint32_t lo) {
   const std::int64_t odd =
-      static_cast<std::int64_t>((join64(hi, lo) >> 12) << 1) + 1 - (std::int64_t{1} << 53);
+      static_cast<std::int64_t>((join64(hi, lo) >> 11) << 1) + 1 - (std::int64_t{1} << 53);
   return static_cast<double>(odd) * 0x1p-53;
 }
 // (2m + 1) * 2^-53 in [2^-53, 1 - 2^-53]; 1 - u is exact.

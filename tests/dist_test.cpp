@@ -78,9 +78,10 @@ TEST(Uniform, ExactlySymmetricInDistribution) {
       HalfRounder rne(t == DType::f32 ? DType::f16 : t);
       for (std::uint32_t m = 0; m < (1u << 24); m += (t == DType::f32 ? 1 : 7)) {
         const std::uint32_t mirror = (1u << 24) - 1 - m;
-        float v[4], vm[4];
-        k::block(d, k::Words4{m << 8, 0, 0, 0}, v);
-        k::block(d, k::Words4{mirror << 8, 0, 0, 0}, vm);
+        float v[1], vm[1];
+        const std::uint32_t w = m << 8, wm = mirror << 8;
+        k::group(d, &w, v);
+        k::group(d, &wm, vm);
         ASSERT_EQ(v[0], -vm[0]) << "m = " << m;
         if (t != DType::f32) ASSERT_EQ(rne(v[0]) ^ 0x8000u, rne(vm[0])) << "m = " << m;
       }

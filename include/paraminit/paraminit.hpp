@@ -141,7 +141,7 @@ struct UniformOptions {
 /// U(low, high). Element values lie in the open interval (low, high) in every dtype, so also in
 /// PyTorch's [low, high). The f32 value is center + half * w with center = (low + high)/2,
 /// half = (high - low)/2 rounded to fp32 and w = (2m + 1 - 2^24) 2^-24, m = word >> 8: 2^24
-/// equally likely points, and U(-a, a) is exactly symmetric (w and -w equally likely). f64 uses 52
+/// equally likely points, and U(-a, a) is exactly symmetric (w and -w equally likely). f64 uses 53
 /// bits of two words; f16/bf16 round the f32 value to nearest even, then keep it inside the bounds.
 /// Word use: element i takes word i % 4 of Philox call i / 4 (f64: words 2(i%2), 2(i%2)+1 of call i/2).
 /// Errors: low >= high, a bound not finite or beyond the dtype's range, no dtype value strictly

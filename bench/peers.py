@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Peers of paraminit_bench in the same run: NumPy and PyTorch fills of the same size, when installed.
+
+Prints rows in the format of paraminit_bench's table (G elements/s, medians). Missing packages are
+reported and skipped. Usage: bench/peers.py [--elements N] [--reps R] [--device cpu|cuda]
+"""
+import argparse
+import time
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def timed(fn, reps, sync=None):
+    fn()
+    if sync:
+        sync()
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        out.append(time.perf_counter() - t0)
+    return median(out)
+
+
+def row(device, what, dtype, n, bytes_per, sec):
+    print(f"| {device} | {what} | {dtype} | {n} | {sec * 1e3:.3f} | {n / sec / 1e9:.3f} | "
+          f"{n * bytes_per / sec / 1e9:.2f} | - |", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--elements", type=int, default=1 << 26)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args()
+    n = a.elements
+    print(f"\nPeers: {n} elements, median of {a.reps}")
+    print("| device | fill | dtype | elements | median ms | G elem/s | GB/s | of limit |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    if a.device == "cpu":
+        try:
+            import numpy as np
+            rng = np.random.default_rng(1)
+            out = np.empty(n, dtype=np.float32)
+            row("cpu", f"numpy {np.__version__} random (Generator.random)", "f32", n, 4,
+                timed(lambda: rng.random(out=out, dtype=np.float32), a.reps))
+            row("cpu", "numpy standard_normal", "f32", n, 4,
+                timed(lambda: rng.standard_normal(out=out, dtype=np.float32), a.reps))
+        except ImportError:
+            print("| cpu | numpy | - | - | not installed | | | |")
+    try:
+        import torch
+    except ImportError:
+        print(f"| {a.device} | torch | - | - | not installed | | | |")
+        return
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if a.device == "cuda" else None
+    for dt, name, size in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
+        t = torch.empty(n, dtype=dt, device=dev)
+        row(a.device, f"torch {torch.__version__} uniform_", name, n, size, timed(lambda: t.uniform_(-0.05, 0.05), a.reps, sync))
+        row(a.device, "torch normal_", name, n, size, timed(lambda: t.normal_(0, 0.02), a.reps, sync))
+        row(a.device, "torch nn.init.trunc_normal_", name, n, size,
+            timed(lambda: torch.nn.init.trunc_normal_(t, 0, 0.02, -0.04, 0.04), a.reps, sync))
+
+
+if __name__ == "__main__":
+    main()
