@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "../kernels/dists.hpp"
 #include "../kernels/geometry.hpp"
@@ -23,7 +24,8 @@ namespace detail {
 
 // Global elements [g, g + n) into dst[0, n).
 template <class Gen, class Out>
-PI_CPU_CLONES void fill_span(const Gen& gen, Out* dst, std::uint64_t g, std::uint64_t n) {
+PI_CPU_CLONES void fill_span(const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n) {
+  const Gen gen = gen_ref;  // a local copy: the vectorizer need not guard against dst aliasing it
   const PhiloxBatchFn philox = philox_batch();
   using T = typename Gen::value_type;
   constexpr unsigned E = Gen::kPerCall;
@@ -36,10 +38,14 @@ PI_CPU_CLONES void fill_span(const Gen& gen, Out* dst, std::uint64_t g, std::uin
   }
   while (end - g >= B * E) {
     alignas(64) std::uint32_t words[4 * B];
-    alignas(64) T vb[B * E];
     philox(gen.seed, gen.stream, g / E, words);
-    gen.template groups<B>(words, vb);
-    for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
+    if constexpr (std::is_same_v<Out, T>) {
+      gen.template groups<B>(words, dst);
+    } else {  // f16 / bf16: compute in fp32, then round (a second vectorized loop, in L1)
+      alignas(64) T vb[B * E];
+      gen.template groups<B>(words, vb);
+      for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
+    }
     dst += B * E;
     g += B * E;
   }

@@ -105,7 +105,7 @@ kernels::TruncNormalDist<T> make_trunc_normal(const char* fn, const TruncNormalO
     kernels::TruncBranch<T> br{};
     br.alpha = static_cast<T>(alpha_num / base);
     br.beta = static_cast<T>(beta_num / base);
-    br.ln_b = static_cast<T>(std::log(base));
+    br.w0 = static_cast<T>(-std::log(4.0) - std::log(base));
     br.b = static_cast<T>(base);
     return br;
   };

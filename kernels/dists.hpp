@@ -83,11 +83,11 @@ PI_HD void group(const NormalDist<double>& d, const std::uint32_t* w, double* ou
 //   u <  u0 (p < 1/2):  p     = b_lo * (alpha_lo + u       beta_lo), z = -upper_quantile(p)
 //   u >= u0 (p >= 1/2): 1 - p = b_hi * (alpha_hi + (1 - u) beta_hi), z = +upper_quantile(1 - p)
 // where b is min(Phi(b), 1/2) resp. min(Q(a), 1/2), so that t = alpha + u beta lies in (0, 1] and
-// ln b carries the scale even where b underflows fp32. All of these are computed on the host in
-// double (host/params.hpp). 1 - u is exact on the open01 grid.
+// w0 = -ln 4 - ln b carries the scale even where b underflows fp32. All of these are computed on
+// the host in double (host/params.hpp). 1 - u is exact on the open01 grid.
 template <class T>
 struct TruncBranch {
-  T alpha, beta, ln_b, b;
+  T alpha, beta, w0, b;
 };
 template <class T>
 struct TruncNormalDist {
@@ -102,9 +102,9 @@ PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
   const bool low_side = u < d.u0;
   const T alpha = low_side ? d.lower.alpha : d.upper.alpha;
   const T beta = low_side ? d.lower.beta : d.upper.beta;
-  const T ln_b = low_side ? d.lower.ln_b : d.upper.ln_b;
+  const T w0 = low_side ? d.lower.w0 : d.upper.w0;
   const T b = low_side ? d.lower.b : d.upper.b;
-  const T q = upper_quantile(ln_b, b, alpha + (low_side ? u : T(1) - u) * beta);
+  const T q = upper_quantile(w0, b, alpha + (low_side ? u : T(1) - u) * beta);
   return clamp_(d.mean + d.std * (low_side ? -q : q), d.lo, d.hi);
 }
 

@@ -58,7 +58,7 @@ __device__ __forceinline__ void store_vec(bf16_t* p, const T (&v)[N]) { store_ve
 // Fast path: every group of G = kPerCall * kCalls elements starts on a call boundary and on a
 // 16-byte boundary of `data` (checked by the launcher). Group j of run k covers local elements
 // [k * run_len + r * G, + G) with r = j % groups_per_run; only a single run may end in a partial group.
-template <class Gen, class Out>
+template <class Gen, class Out, bool kSingleRun>
 __global__ void __launch_bounds__(FillPolicy::kThreads)
     fill_aligned_kernel(::paraminit::detail::Geometry geo, Out* __restrict__ data, Gen gen,
                         std::uint64_t groups_per_run) {
@@ -69,7 +69,8 @@ __global__ void __launch_bounds__(FillPolicy::kThreads)
   const std::uint64_t groups = geo.runs * groups_per_run;
   for (std::uint64_t j = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; j < groups;
        j += static_cast<std::uint64_t>(gridDim.x) * blockDim.x) {
-    const std::uint64_t k = j / groups_per_run, r = j - k * groups_per_run;
+    // One run (a whole tensor, or a row shard): no 64-bit division per group.
+    const std::uint64_t k = kSingleRun ? 0 : j / groups_per_run, r = j - k * groups_per_run;
     const std::uint64_t local = k * geo.run_len + r * G;
     const std::uint64_t global = geo.global_base + k * geo.global_stride + r * G;
     T v[E * C];
@@ -171,7 +172,11 @@ void launch_fill(int device, void* stream, const ::paraminit::detail::Geometry& 
                        (geo.runs == 1 || (geo.run_len % G == 0 && geo.global_stride % G == 0));
   if (aligned) {
     const std::uint64_t gpr = (geo.run_len + G - 1) / G;
-    fill_aligned_kernel<Gen, Out><<<grid_for(device, geo.runs * gpr), FillPolicy::kThreads, 0, s>>>(geo, data, gen, gpr);
+    const unsigned grid = grid_for(device, geo.runs * gpr);
+    if (geo.runs == 1)
+      fill_aligned_kernel<Gen, Out, true><<<grid, FillPolicy::kThreads, 0, s>>>(geo, data, gen, gpr);
+    else
+      fill_aligned_kernel<Gen, Out, false><<<grid, FillPolicy::kThreads, 0, s>>>(geo, data, gen, gpr);
     check_launch("fill_aligned_kernel");
   } else {
     const std::uint64_t cpr = (geo.run_len + E - 1) / E + 1;  // a misaligned run touches one more call

@@ -204,18 +204,17 @@ PI_HD double erfinv_ratio(double w) {
 
 // ---- the standard normal quantile of an upper-tail probability ----------------------------------
 // Returns z >= 0 with Q(z) = 1 - Phi(z) = r, for r in (0, 1/2], where r is given in split form
-// r = b * t with ln r = ln_b + ln t (t in (0, 1]). The split keeps full relative precision deep in
-// the tails, where r itself underflows fp32 (r down to 1e-300 is supported): only ln r enters the
-// tail, and r enters only through 1 - 2r and ln(1 - r), where an underflowed r is harmless.
-//   Phi^{-1}(1 - r) = sqrt(2) erfinv(y),  y = 1 - 2r,  w = -ln((1 - y)(1 + y)) = -ln 4 - ln r - ln(1 - r).
+// r = b * t (t in (0, 1]) together with w0 = -ln 4 - ln b. The split keeps full relative precision
+// deep in the tails, where r itself underflows fp32 (r down to 1e-300 is supported): ln r enters
+// only through w0, and r only through 1 - 2r and 1 - r, where an underflowed r is harmless.
+//   Phi^{-1}(1 - r) = sqrt(2) erfinv(y),  y = 1 - 2r,
+//   w = -ln((1 - y)(1 + y)) = -ln(4 r (1 - r)) = w0 - ln(t (1 - r))      (one logarithm).
 template <class T>
-PI_HD T upper_quantile(T ln_b, T b, T t) {
-  const T ln_r = ln_b + log_(t);
+PI_HD T upper_quantile(T w0, T b, T t) {
   const T r = b * t;
-  const T ln4 = static_cast<T>(1.3862943611198906188);
-  const T sqrt2 = static_cast<T>(1.4142135623730950488);
-  const T w = (-ln4 - ln_r) - log_(T(1) - r);
+  const T w = w0 - log_(t * (T(1) - r));
   const T y = T(1) - T(2) * r;
+  const T sqrt2 = static_cast<T>(1.4142135623730950488);
   return sqrt2 * (y * erfinv_ratio(w));
 }
 

@@ -52,14 +52,23 @@ F32_LAYOUT = [
     (96, 1, 7),
 ]
 F64_LAYOUT = [
-    (0, 0, 24),
+    (0, 0, 17),
+    (3, 1, 22),
+    (10, 1, 22),
+    (30, 1, 20),
+    (120, 1, 22),
 ]
 TARGET = {"f32": mpf("1.5e-8"), "f64": mpf("3e-17")}
 PREC = {"f32": 24, "f64": 53}
 
 N_FIT = 1201      # Remez grid (Chebyshev-distributed in v, endpoints included)
 N_CHECK_UNI = 800  # extra uniform points (in v) for the final check; total check >= 2000
-N_COARSE = 301    # grid used while choosing the center / rounding
+N_COARSE = 201    # grid used while choosing the center / rounding
+CENTER_BITS = {"f32": 16, "f64": 40}  # significant bits allowed in a center
+N_SCREEN = 4000   # center candidates screened per piece (cheap test on the lowest 2 coefs)
+N_CENTERS = {"f32": 40, "f64": 30}  # best screened centers that are fully rounded + scored
+N_BRANCH = 3      # lowest powers for which both roundings are tried
+N_FINAL = 4       # best candidates re-measured on the full check grid
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,11 +207,6 @@ def remez(f, B, wgt, n, iters=40, ref=None):
     return best
 
 
-def round_prec(x, bits):
-    with mp.workprec(bits):
-        return +x
-
-
 def binom(n, k):
     return mp.binomial(n, k)
 
@@ -235,14 +239,7 @@ def fit_piece(pc):
     a, err, _ = remez(f, B, wgt, pc.deg + 1)
     # Chebyshev -> monomials in s
     n = pc.deg + 1
-    Tm = [[mpf(1)], [mpf(0), mpf(1)]]
-    for j in range(2, n):
-        nxt = [mpf(0)] * (j + 1)
-        for i, c in enumerate(Tm[j - 1]):
-            nxt[i + 1] += 2 * c
-        for i, c in enumerate(Tm[j - 2]):
-            nxt[i] -= c
-        Tm.append(nxt)
+    Tm = cheb_monomials(n)
     b = [mpf(0)] * n
     for j in range(n):
         for i, c in enumerate(Tm[j]):
@@ -270,33 +267,59 @@ def horner_exact(c_asc, t):
     return acc
 
 
-def round_with_refit(c, ts, f, wgt, bits, refit_from):
-    """Round ascending coefficients c from the highest power down; after each rounding of
-    power k <= refit_from, refit powers 0..k-1 (minimax, rounded part fixed)."""
-    c = list(c)
-    d = len(c) - 1
-    fixed = [mpf(0)] * len(ts)        # value of the already-rounded part on the grid
-    powers = [[mpf(1)] for _ in ts]
-    for i, t in enumerate(ts):
-        for _ in range(d):
-            powers[i].append(powers[i][-1] * t)
-    ref = None
-    for k in range(d, -1, -1):
-        r = round_prec(c[k], bits)
+def neighbours(x, bits):
+    """The two numbers with `bits` significant bits that bracket x (one if x is such)."""
+    if x == 0:
+        return [x]
+    _, e = mp.frexp(x)
+    scale = mpf(2) ** (e - bits)
+    lo = mp.floor(x / scale) * scale
+    return [lo] if lo == x else [lo, lo + scale]
+
+
+def round_nearest(x, bits):
+    with mp.workprec(bits):
+        return +x
+
+
+def cheb_monomials(n):
+    """Monomial coefficients (ascending) of T_0..T_{n-1}."""
+    Tm = [[mpf(1)], [mpf(0), mpf(1)]]
+    for j in range(2, n):
+        nxt = [mpf(0)] * (j + 1)
+        for i, c in enumerate(Tm[j - 1]):
+            nxt[i + 1] += 2 * c
+        for i, c in enumerate(Tm[j - 2]):
+            nxt[i] -= c
+        Tm.append(nxt)
+    return Tm[:n]
+
+
+def rounded_variants(c, M, bits, K):
+    """Round ascending coefficients c (in t) to `bits` bits, highest power first. The rounding
+    error d of power k is compensated in the lower powers by subtracting d*(t^k - M_k(t)),
+    M_k = monic Chebyshev polynomial of degree k on the piece's t-interval, so the net change
+    is d*M_k, the smallest degree-k perturbation. Powers >= K are rounded to nearest; for
+    powers < K both neighbours are tried. Returns the list of (up to) 2^K variants."""
+    def comp(c, k, r):
+        c = list(c)
+        dlt = r - c[k]
         c[k] = r
-        for i in range(len(ts)):
-            fixed[i] += r * powers[i][k]
-        if k == 0 or k > refit_from:
-            continue
-        g = [f[i] - fixed[i] for i in range(len(ts))]
-        B = [powers[i][:k] for i in range(len(ts))]
-        a, _, ref = remez(g, B, wgt, k, ref=None)
-        c[:k] = a
-    return c
+        for j in range(k):
+            c[j] += dlt * M[k][j]
+        return c
+
+    d = len(c) - 1
+    for k in range(d, K - 1, -1):
+        c = comp(c, k, round_nearest(c[k], bits))
+    out = [c]
+    for k in range(min(K, d + 1) - 1, -1, -1):
+        out = [comp(v, k, r) for v in out for r in neighbours(v[k], bits)]
+    return out
 
 
 def measure(c, pc, center, vs, fv):
-    worst, where = mpf(0), None
+    worst, where = mpf(-1), None
     for v, e in zip(vs, fv):
         rel = abs(horner_exact(c, v - center) / e - 1)
         if rel > worst:
@@ -304,26 +327,32 @@ def measure(c, pc, center, vs, fv):
     return worst, pc.w_of(where)
 
 
-def center_candidates(pc, prec):
-    """Centers near the middle of the v-range. f32: short dyadic numbers (<= 12 bits)."""
+def center_candidates(pc, prec, b):
+    """Centers near the middle of the v-range: dyadic numbers with at most CENTER_BITS
+    significant bits, at most 10% of the half-width away from the middle. Ranked by how well
+    the two lowest coefficients (value and slope of the exact polynomial at the center),
+    whose rounding errors cannot be compensated, happen to sit on representable numbers."""
+    bits = PREC[prec]
     mid, half = pc.mid, pc.half
-    out = []
-    if prec == "f32":
-        e = int(mp.floor(mp.log(mid, 2)))
-        step = mpf(2) ** (e - 9)          # 10 significant bits
-        base = mp.nint(mid / step)
-        for j in range(-24, 25):
-            cval = (base + j) * step
-            if abs(cval - mid) <= half * mpf("0.08"):
-                out.append(cval)
-    else:
-        step = half / 4096
-        step = mpf(2) ** int(mp.floor(mp.log(step, 2)))
-        base = mp.nint(mid / step)
-        for j in range(-24, 25):
-            out.append((base + j) * step)
-    out.sort(key=lambda x: abs(x - mid))
-    return out
+    _, e = mp.frexp(mid)
+    step = mpf(2) ** (e - CENTER_BITS[prec])
+    base = mp.nint(mid / step)
+    jmax = int(half * mpf("0.10") / step)
+    stride = max(1, (2 * jmax + 1) // N_SCREEN)
+    ranked = []
+    for j in range(-jmax, jmax + 1, stride):
+        center = (base + j) * step
+        s0 = (center - mid) / half
+        p0, p1 = mpf(0), mpf(0)
+        for bj in reversed(b):
+            p1 = p1 * s0 + p0
+            p0 = p0 * s0 + bj
+        p1 /= half
+        score = (abs(p0 - round_nearest(p0, bits)) +
+                 abs(p1 - round_nearest(p1, bits)) * half / 2) / p0
+        ranked.append((score, center))
+    ranked.sort(key=lambda x: x[0])
+    return [c for _, c in ranked[:N_CENTERS[prec]]]
 
 
 def build(prec, layout):
@@ -336,31 +365,41 @@ def build(prec, layout):
     for pc in pieces:
         t0 = time.time()
         b, ferr = fit_piece(pc)
+        n = pc.deg + 1
+        Tm = cheb_monomials(n)
+        # monic Chebyshev polynomials of the piece's interval, in s
+        Ms = [[x * pc.half ** k / 2 ** max(k - 1, 0) for x in Tm[k]] for k in range(n)]
         vs_c = pc.grid(N_COARSE)
-        f_c = [E(pc.w_of(v)) for v in vs_c]
-        w_c = [1 / x for x in f_c]
+        w_c = [1 / E(pc.w_of(v)) for v in vs_c]
+        K = min(N_BRANCH, n)
+        scored = []
+        for center in center_candidates(pc, prec, b):
+            c = shift_to_center(b, pc, center)
+            M = [shift_to_center(m, pc, center) for m in Ms]
+            ts = [v - center for v in vs_c]
+            variants = rounded_variants(c, M, bits, K)
+            high = [horner_exact([mpf(0)] * K + variants[0][K:], t) for t in ts]
+            for cr in variants:
+                ec = max(abs((hv + horner_exact(cr[:K], t)) * wi - 1)
+                         for hv, t, wi in zip(high, ts, w_c))
+                scored.append((ec, center, cr))
+        scored.sort(key=lambda x: x[0])
         vs_k = pc.grid(N_FIT, N_CHECK_UNI)
         f_k = [E(pc.w_of(v)) for v in vs_k]
-        refit_from = pc.deg if prec == "f32" else 6
         best = None
-        for center in center_candidates(pc, prec):
-            c = shift_to_center(b, pc, center)
-            ts = [v - center for v in vs_c]
-            cr = round_with_refit(c, ts, f_c, w_c, bits, refit_from)
-            ec = max(abs(horner_exact(cr, t) * wi - 1) for t, wi in zip(ts, w_c))
-            if best is None or ec < best[0]:
-                best = (ec, center, cr)
-            if ec < ferr * 1.2 + TARGET[prec] * mpf("0.05"):
-                break
-        _, center, cr = best
-        err, wat = measure(cr, pc, center, vs_k, f_k)
+        for ec, center, cr in scored[:N_FINAL]:
+            err, wat = measure(cr, pc, center, vs_k, f_k)
+            if best is None or err < best[0]:
+                best = (err, wat, center, cr)
+        err, wat, center, cr = best
         results.append(dict(piece=pc, center=center, coef=cr, err=err, fit_err=ferr,
                             npts=len(vs_k), at=wat, secs=time.time() - t0))
-        print("  %s w in [%7s, %7s)  kind %d  deg %2d  center %-12s  minimax %.3g  "
-              "rounded %.3g (max at w=%.4g, %d pts)  %.1fs"
-              % (prec, mp.nstr(pc.lo, 6), mp.nstr(pc.hi, 6), pc.kind, pc.deg,
-                 mp.nstr(center, 10), float(ferr), float(err), float(wat), len(vs_k),
-                 time.time() - t0), flush=True)
+        print("  %s w in [%5s, %5s)  %-7s deg %2d  center %-12s  minimax %.3g  "
+              "rounded %.3g (max at w=%.4g; %d pts)  %.1fs"
+              % (prec, mp.nstr(pc.lo, 6), mp.nstr(pc.hi, 6),
+                 "w" if pc.kind == 0 else "sqrt(w)", pc.deg, mp.nstr(center, 12),
+                 float(ferr), float(err), float(wat), len(vs_k), time.time() - t0),
+              flush=True)
     return results
 
 
