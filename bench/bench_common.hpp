@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "paraminit/paraminit.hpp"
+
 namespace paraminit_bench {
 
 // Median of `reps` timings (seconds) of fn, after one warm-up call.
@@ -41,5 +43,25 @@ inline void print_row(const Row& r) {
               100.0 * (r.bytes / r.seconds) / r.limit_bytes_per_s);
   std::fflush(stdout);
 }
+
+// The fills measured in every table, with the parameters of a typical transformer weight.
+struct Fill {
+  const char* name;
+  std::function<void(paraminit::Context&, const paraminit::TensorView&)> run;
+};
+inline const std::vector<Fill>& fills() {
+  static const paraminit::Key key{2026, 11};
+  static const std::vector<Fill> all = {
+      {"constant", [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::constant(c, v, 0.1); }},
+      {"uniform", [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::uniform(c, v, key, {-0.05, 0.05}); }},
+      {"normal", [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::normal(c, v, key, {0.0, 0.02}); }},
+      {"trunc_normal",
+       [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::trunc_normal(c, v, key, {0.0, 0.02, -0.04, 0.04}); }},
+  };
+  return all;
+}
+
+inline const paraminit::DType kDTypes[] = {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16,
+                                           paraminit::DType::bf16};
 
 }  // namespace paraminit_bench

@@ -86,22 +86,11 @@ void cpu_table(const Options& o) {
     limit[static_cast<int>(t)] = bytes / s;
     pb::print_row({"cpu", "memset (limit)", paraminit::to_string(t), static_cast<double>(n), bytes, s, bytes / s});
   }
-  const paraminit::Key key{2026, 11};
-  struct Fill {
-    const char* name;
-    std::function<void(const paraminit::TensorView&)> fn;
-  };
-  const Fill fills[] = {
-      {"constant", [&](const paraminit::TensorView& v) { paraminit::constant(ctx, v, 0.1); }},
-      {"uniform", [&](const paraminit::TensorView& v) { paraminit::uniform(ctx, v, key, {-0.05, 0.05}); }},
-      {"normal", [&](const paraminit::TensorView& v) { paraminit::normal(ctx, v, key, {0.0, 0.02}); }},
-      {"trunc_normal", [&](const paraminit::TensorView& v) { paraminit::trunc_normal(ctx, v, key, {0.0, 0.02, -0.04, 0.04}); }},
-  };
-  for (const Fill& f : fills)
+  for (const auto& f : pb::fills())
     for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16}) {
       const auto v = paraminit::TensorView::of(p, t, {n});
       const double bytes = static_cast<double>(n) * paraminit::dtype_size(t);
-      const double s = pb::median_seconds(o.reps, [&] { f.fn(v); });
+      const double s = pb::median_seconds(o.reps, [&] { f.run(ctx, v); });
       pb::print_row({"cpu", f.name, paraminit::to_string(t), static_cast<double>(n), bytes, s, limit[static_cast<int>(t)]});
     }
 #if defined(PARAMINIT_WITH_CUDA)

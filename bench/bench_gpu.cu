@@ -67,7 +67,6 @@ int run_gpu_table(std::int64_t n, int reps) {
                 static_cast<long long>(n), static_cast<long long>(n / 2), reps);
   print_header(title);
   paraminit::Context ctx = paraminit::Context::cuda(0, s);
-  const paraminit::Key key{2026, 11};
   double limit[4];
   for (paraminit::DType t : {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16, paraminit::DType::bf16}) {
     const std::int64_t m = t == paraminit::DType::f64 ? n / 2 : n;
@@ -76,22 +75,12 @@ int run_gpu_table(std::int64_t n, int reps) {
     limit[static_cast<int>(t)] = bytes / sec;
     print_row({"gpu", "cudaMemsetAsync (limit)", paraminit::to_string(t), static_cast<double>(m), bytes, sec, bytes / sec});
   }
-  struct Fill {
-    const char* name;
-    std::function<void(const paraminit::TensorView&)> fn;
-  };
-  const Fill fills[] = {
-      {"constant", [&](const paraminit::TensorView& v) { paraminit::constant(ctx, v, 0.1); }},
-      {"uniform", [&](const paraminit::TensorView& v) { paraminit::uniform(ctx, v, key, {-0.05, 0.05}); }},
-      {"normal", [&](const paraminit::TensorView& v) { paraminit::normal(ctx, v, key, {0.0, 0.02}); }},
-      {"trunc_normal", [&](const paraminit::TensorView& v) { paraminit::trunc_normal(ctx, v, key, {0.0, 0.02, -0.04, 0.04}); }},
-  };
-  for (const Fill& f : fills)
+  for (const auto& f : fills())
     for (paraminit::DType t : {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16, paraminit::DType::bf16}) {
       const std::int64_t m = t == paraminit::DType::f64 ? n / 2 : n;
       const auto v = paraminit::TensorView::of(p, t, {m});
       const double bytes = static_cast<double>(m) * paraminit::dtype_size(t);
-      const double sec = median_ms_events(s, reps, [&] { f.fn(v); });
+      const double sec = median_ms_events(s, reps, [&] { f.run(ctx, v); });
       print_row({"gpu", f.name, paraminit::to_string(t), static_cast<double>(m), bytes, sec, limit[static_cast<int>(t)]});
     }
   // Peer: cuRAND's host API on the device (Philox), uniform + a scaling pass, and normal.

@@ -12,22 +12,32 @@ polynomial is p_k(t) = c[0]*t^d + ... + c[d] in t = v - center_k (Horner with fm
 
 Method (mpmath only, 50 significant digits):
   1. E(w) is computed by solving ln erfc(x) = ln(1-y) = -w - log1p(y) for x with Halley's
-     method (a good start value, 2-4 steps), so it stays exact out to w = 700 where
-     1-y ~ 1e-304; E = x / y. Spot checks against mpmath.erfinv at 120 digits and against
-     known normal quantiles are run first.
-  2. Per piece, a weighted (relative-error) minimax polynomial is found with a discrete
+     method (asymptotic start value, 2-4 steps), so it stays exact out to w = 700 where
+     1-y ~ 1e-304; E = x / y. Spot checks against mpmath.erfinv at 150/400 digits and the
+     defining equation at w = 700 run first.
+  2. Per piece, the relative-error minimax polynomial (weight 1/E) is found with a discrete
      Remez exchange on a Chebyshev-distributed grid in v (Chebyshev basis in the scaled
-     variable s = (v - mid)/half).
-  3. Rounding to the target precision: for each of a set of candidate centers near the
-     middle of the v-range (short dyadic numbers for f32), the polynomial is re-expanded in
-     t = v - center and the coefficients are rounded one at a time from the highest power
-     down; after each rounding the not-yet-rounded lower coefficients are refitted (Remez
-     again, the rounded part held fixed). The candidate with the smallest error wins.
-  4. The error max |p(t)/E - 1| of the rounded coefficients is measured on >= 2000 grid
-     points per piece (Chebyshev + uniform, endpoints included) and must meet the target
-     (f32: 1.5e-8, f64: 3e-17), otherwise the script exits non-zero.
+     variable s = (v - mid)/half), then converted to monomials in s.
+  3. Rounding to float/double: the polynomial is re-expanded in t = v - center and rounded
+     from the highest power down; the rounding error d of power k is pushed into the lower
+     powers so that the net change is d * (monic Chebyshev polynomial of degree k on the
+     piece), the smallest possible. The errors of the two lowest powers cannot be absorbed
+     that way (p(0) = c[d] exactly), so the center is chosen for them: a few thousand
+     dyadic centers near the middle of the v-range (<= 16 significant bits for f32, so they
+     are exact floats) are screened by how close the exact value and slope at the center
+     lie to representable numbers; the best ones are rounded in full, trying both
+     neighbours for the three lowest powers, and scored on a coarse grid.
+  4. The error max |p(t)/E - 1| of the rounded coefficients (exact evaluation) is measured
+     on 3000 points per piece (2001 Chebyshev-distributed incl. both endpoints + 999
+     uniform) and must meet the target (f32 1.5e-8, f64 3e-17), else the script exits 1.
+     For information it also prints the error of an emulated fma-Horner evaluation in the
+     target precision (t rounded, one rounding per fma).
 
-Rerun (from the repository root; about a minute or two on 2 cores):
+Header: C++17 constexpr arrays at namespace scope, C99 hex-float literals (exact). The arrays
+carry PI_TABLE (kernels/hd.hpp): __device__ in nvcc's device pass, plain in the host pass,
+because nvcc does not allow run-time indexing of a namespace-scope constexpr array in device code.
+
+Rerun (from the repository root; about 2 minutes, single-threaded):
     python3 tools/gen_erfinv_coeffs.py            # writes kernels/erfinv_coeffs.hpp
     python3 tools/gen_erfinv_coeffs.py -o FILE    # write elsewhere
 The piece layouts are the F32_LAYOUT / F64_LAYOUT tables below (boundaries in w units).
@@ -45,24 +55,26 @@ mp.mp.dps = 50
 
 # (lo, kind, degree); each piece ends where the next starts, the last one at W_MAX.
 W_MAX = 700
-F32_LAYOUT = [
-    (0, 0, 10),
-    (6, 1, 10),
-    (21, 1, 8),
-    (96, 1, 7),
+F32_LAYOUT = [          # sum of degrees 33 (all pieces are evaluated branch-free)
+    (0, 0, 9),
+    (5.25, 1, 9),
+    (17, 1, 8),
+    (84, 1, 7),
 ]
-F64_LAYOUT = [
+F64_LAYOUT = [          # the common range w < 3 gets the cheapest piece
     (0, 0, 17),
-    (3, 1, 22),
-    (10, 1, 22),
-    (30, 1, 20),
-    (120, 1, 22),
+    (3, 1, 18),
+    (8, 1, 18),
+    (18, 1, 18),
+    (45, 1, 18),
+    (170, 1, 18),
 ]
 TARGET = {"f32": mpf("1.5e-8"), "f64": mpf("3e-17")}
 PREC = {"f32": 24, "f64": 53}
 
 N_FIT = 1201      # Remez grid (Chebyshev-distributed in v, endpoints included)
-N_CHECK_UNI = 800  # extra uniform points (in v) for the final check; total check >= 2000
+N_CHECK = 2001    # final check: this many Chebyshev-distributed points in v ...
+N_CHECK_UNI = 999  # ... plus this many uniformly spaced interior points
 N_COARSE = 201    # grid used while choosing the center / rounding
 CENTER_BITS = {"f32": 16, "f64": 40}  # significant bits allowed in a center
 N_SCREEN = 4000   # center candidates screened per piece (cheap test on the lowest 2 coefs)
@@ -157,8 +169,7 @@ def remez(f, B, wgt, n, iters=40, ref=None):
     grid). Returns (a, max weighted error, final reference)."""
     N = len(f)
     if ref is None or len(ref) != n + 1:
-        ref = sorted(set(int(round((N - 1) * (1 - mp.cos(mp.pi * i / n)) / 2))
-                         for i in range(n + 1)))
+        ref = sorted(set(int(round((N - 1) * i / n)) for i in range(n + 1)))
     best = None
     for _ in range(iters):
         A = mp.matrix(n + 1, n + 1)
@@ -318,6 +329,19 @@ def rounded_variants(c, M, bits, K):
     return out
 
 
+def horner_fma_err(c, center, vs, fv, bits):
+    """Informational: max relative error when t = v - center is rounded and Horner runs with
+    one rounding per fma in the target precision (v itself taken exact)."""
+    worst = mpf(0)
+    for v, e in zip(vs, fv):
+        t = round_nearest(v - center, bits)
+        acc = c[-1]
+        for ck in reversed(c[:-1]):
+            acc = round_nearest(acc * t + ck, bits)
+        worst = max(worst, abs(acc / e - 1))
+    return worst
+
+
 def measure(c, pc, center, vs, fv):
     worst, where = mpf(-1), None
     for v, e in zip(vs, fv):
@@ -384,7 +408,7 @@ def build(prec, layout):
                          for hv, t, wi in zip(high, ts, w_c))
                 scored.append((ec, center, cr))
         scored.sort(key=lambda x: x[0])
-        vs_k = pc.grid(N_FIT, N_CHECK_UNI)
+        vs_k = pc.grid(N_CHECK, N_CHECK_UNI)
         f_k = [E(pc.w_of(v)) for v in vs_k]
         best = None
         for ec, center, cr in scored[:N_FINAL]:
@@ -392,14 +416,15 @@ def build(prec, layout):
             if best is None or err < best[0]:
                 best = (err, wat, center, cr)
         err, wat, center, cr = best
+        herr = horner_fma_err(cr, center, vs_k, f_k, bits)
         results.append(dict(piece=pc, center=center, coef=cr, err=err, fit_err=ferr,
                             npts=len(vs_k), at=wat, secs=time.time() - t0))
-        print("  %s w in [%5s, %5s)  %-7s deg %2d  center %-12s  minimax %.3g  "
-              "rounded %.3g (max at w=%.4g; %d pts)  %.1fs"
+        print("  %s w in [%5s, %5s)  %-7s deg %2d  center %-14s minimax %.3g  rounded %.3g "
+              "(max at w=%.4g; %d pts)  [%s fma-Horner %.2g]  %.1fs"
               % (prec, mp.nstr(pc.lo, 6), mp.nstr(pc.hi, 6),
-                 "w" if pc.kind == 0 else "sqrt(w)", pc.deg, mp.nstr(center, 12),
-                 float(ferr), float(err), float(wat), len(vs_k), time.time() - t0),
-              flush=True)
+                 "w" if pc.kind == 0 else "sqrt(w)", pc.deg, mp.nstr(center, 14),
+                 float(ferr), float(err), float(wat), len(vs_k), prec, float(herr),
+                 time.time() - t0), flush=True)
     return results
 
 
@@ -437,6 +462,9 @@ def emit(res32, res64, path):
     L.append("// Measured approximation error (relative, coefficients as rounded): f32 <= %.2e, "
              "f64 <= %.2e." % (float(e32), float(e64)))
     L.append("#pragma once")
+    L.append("// The arrays are PI_TABLE (kernels/hd.hpp): __device__ in nvcc's device pass, plain in the")
+    L.append("// host pass, because device code cannot index a namespace-scope constexpr array.")
+    L.append("#include \"hd.hpp\"")
     L.append("namespace paraminit { namespace kernels { namespace erfinv_tab {")
     for tag, res, ctype in (("F32", res32, "float"), ("F64", res64, "double")):
         prec = tag.lower()
@@ -449,14 +477,15 @@ def emit(res32, res64, path):
             for r in res)))
         L.append("constexpr int k%sPieces = %d;" % (tag, len(res)))
         L.append("constexpr int k%sMaxDegree = %d;" % (tag, maxdeg))
-        L.append("constexpr %s k%sLo[k%sPieces] = {%s};" % (
+        L.append("PI_TABLE constexpr %s k%sLo[k%sPieces] = {%s};" % (
             ctype, tag, tag, ", ".join(hexlit(r["piece"].lo, prec) for r in res)))
-        L.append("constexpr int k%sKind[k%sPieces] = {%s};" % (
+        L.append("PI_TABLE constexpr int k%sKind[k%sPieces] = {%s};" % (
             tag, tag, ", ".join(str(r["piece"].kind) for r in res)))
-        L.append("constexpr %s k%sCenter[k%sPieces] = {%s};  // %s" % (
+        L.append("PI_TABLE constexpr %s k%sCenter[k%sPieces] = {%s};  // %s" % (
             ctype, tag, tag, ", ".join(hexlit(r["center"], prec) for r in res),
             ", ".join(declit(r["center"], prec) for r in res)))
-        L.append("constexpr %s k%sCoef[k%sPieces][k%sMaxDegree + 1] = {" % (ctype, tag, tag, tag))
+        L.append("PI_TABLE constexpr %s k%sCoef[k%sPieces][k%sMaxDegree + 1] = {"
+                 % (ctype, tag, tag, tag))
         for r in res:
             cs = list(reversed(r["coef"]))          # highest power first
             cs = [mpf(0)] * (maxdeg - r["piece"].deg) + cs
