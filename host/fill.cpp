@@ -88,8 +88,20 @@ void normal(Context& c, const TensorView& t, Key key, NormalOptions o) {
 }
 
 void trunc_normal(Context& c, const TensorView& t, Key key, TruncNormalOptions o) {
-  detail::random_fill<kernels::TruncNormalDist>(c, t, key, o, "paraminit::trunc_normal", [](auto tag, auto... a) {
-    return detail::make_trunc_normal<decltype(tag)>(a...);
+  using namespace detail;
+  const char* fn = "paraminit::trunc_normal";
+  auto& ctx = c.impl();
+  const Geometry geo = check_view(ctx, t, fn);
+  for_dtype(t.dtype, [&](auto tag) {
+    using Out = decltype(tag);
+    using T = typename kernels::ComputeType<Out>::type;
+    const kernels::TruncNormalDist<T> d = make_trunc_normal<T>(fn, o, t.dtype);
+    if (d.central) {
+      const kernels::TruncNormalCentralDist<T> dc{d};
+      run_fill<Out>(ctx, t, geo, kernels::Generator<kernels::TruncNormalCentralDist<T>, T>{dc, key.seed, key.stream});
+    } else {
+      run_fill<Out>(ctx, t, geo, kernels::Generator<kernels::TruncNormalDist<T>, T>{d, key.seed, key.stream});
+    }
   });
 }
 

@@ -117,6 +117,11 @@ kernels::TruncNormalDist<T> make_trunc_normal(const char* fn, const TruncNormalO
   d.upper = branch(std::min(qa, 0.5), qb, qa - qb);  // 1 - p = b (alpha + (1 - u) beta)
   d.lo = static_cast<T>(lo);
   d.hi = static_cast<T>(hi);
+  // The smallest tail probability any element can see is min(Phi(a), Q(b)); its w is the largest.
+  // With a margin for the rounding of r in T, one polynomial piece covers every element.
+  const double r_min = std::min(pa, qb);
+  const double w_max = -std::log(4.0 * r_min * (1.0 - r_min));
+  d.central = r_min > 0 && w_max < static_cast<double>(kernels::erfinv_tab::kF32Lo[1]) - 0.05;
   return d;
 }
 

@@ -94,25 +94,36 @@ struct TruncNormalDist {
   static constexpr int kWords = sizeof(T) / 4, kElems = 1;
   T mean, std, u0;
   TruncBranch<T> lower, upper;
-  T lo, hi;  // [low, high] rounded inward to the output dtype
+  T lo, hi;       // [low, high] rounded inward to the output dtype
+  bool central;   // every element's w < kF32Lo[1] (|z| < 3): one polynomial piece suffices
 };
-
+// The same distribution when `central` holds: a separate type, so that the one-piece quantile is
+// chosen at compile time (a run-time flag would stop the host vectorizer). Same values.
 template <class T>
+struct TruncNormalCentralDist : TruncNormalDist<T> {};
+
+template <bool kCentral, class T>
 PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
   const bool low_side = u < d.u0;
   const T alpha = low_side ? d.lower.alpha : d.upper.alpha;
   const T beta = low_side ? d.lower.beta : d.upper.beta;
   const T w0 = low_side ? d.lower.w0 : d.upper.w0;
   const T b = low_side ? d.lower.b : d.upper.b;
-  const T q = upper_quantile(w0, b, alpha + (low_side ? u : T(1) - u) * beta);
+  const T q = upper_quantile(w0, b, alpha + (low_side ? u : T(1) - u) * beta, kCentral);
   return clamp_(d.mean + d.std * (low_side ? -q : q), d.lo, d.hi);
 }
 
 PI_HD void group(const TruncNormalDist<float>& d, const std::uint32_t* w, float* out) {
-  out[0] = trunc_normal_value(d, open01_f32(w[0]));
+  out[0] = trunc_normal_value<false>(d, open01_f32(w[0]));
 }
 PI_HD void group(const TruncNormalDist<double>& d, const std::uint32_t* w, double* out) {
-  out[0] = trunc_normal_value(d, open01_f64(w[0], w[1]));
+  out[0] = trunc_normal_value<false>(d, open01_f64(w[0], w[1]));
+}
+PI_HD void group(const TruncNormalCentralDist<float>& d, const std::uint32_t* w, float* out) {
+  out[0] = trunc_normal_value<true>(d, open01_f32(w[0]));
+}
+PI_HD void group(const TruncNormalCentralDist<double>& d, const std::uint32_t* w, double* out) {
+  out[0] = trunc_normal_value<true>(d, open01_f64(w[0], w[1]));
 }
 
 // ---- a distribution bound to a stream --------------------------------------------------------------

@@ -204,6 +204,7 @@ void launch_fill_value(int device, void* stream, std::uint64_t n, Out* data, Out
 PI_INSTANTIATE_DIST(UniformDist)
 PI_INSTANTIATE_DIST(NormalDist)
 PI_INSTANTIATE_DIST(TruncNormalDist)
+PI_INSTANTIATE_DIST(TruncNormalCentralDist)
 template void launch_fill_value<float>(int, void*, std::uint64_t, float*, float);
 template void launch_fill_value<double>(int, void*, std::uint64_t, double*, double);
 template void launch_fill_value<f16_t>(int, void*, std::uint64_t, f16_t*, f16_t);

@@ -9,6 +9,17 @@
 #define PI_HD inline __attribute__((always_inline))
 #endif
 
+// Fully unrolled constant-trip loops (the vectorizer needs straight-line bodies on the host).
+#if defined(__CUDA_ARCH__)
+#define PI_UNROLL _Pragma("unroll")
+#elif defined(__CUDACC__)
+#define PI_UNROLL  // nvcc's host pass of a .cu file: the element math is not run there
+#elif defined(__GNUC__) && !defined(__clang__)
+#define PI_UNROLL _Pragma("GCC unroll 32")
+#else
+#define PI_UNROLL
+#endif
+
 // Constant tables that host and device code both index: a __device__ array in the device pass, a
 // plain constexpr array in the host pass (nvcc does not let device code read host constexpr arrays).
 #if defined(__CUDA_ARCH__)

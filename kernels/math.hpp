@@ -171,25 +171,35 @@ PI_HD void sincospi_(double v, double* s, double* c) {
 // form branches to its piece.
 
 // Domain: w >= 0 (a slightly negative w from rounding near y = 0 is treated as 0).
+PI_HD double erfinv_ratio(double w);
 PI_HD float erfinv_ratio(float w) {
   using namespace erfinv_tab;
   w = w > 0.0f ? w : 0.0f;
   const float sw = sqrt_(w);
   float result = 0.0f;
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
+  PI_UNROLL
   for (int k = 0; k < kF32Pieces; ++k) {
     const float t = (kF32Kind[k] ? sw : w) - kF32Center[k];
     float p = kF32Coef[k][0];
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
+    PI_UNROLL
     for (int d = 1; d <= kF32MaxDegree; ++d) p = fma_(p, t, kF32Coef[k][d]);
     result = (k == 0 || w >= kF32Lo[k]) ? p : result;
   }
   return result;
 }
+
+// Only the first piece: the same value as erfinv_ratio(w) for w < kF32Lo[1] (|z| < 3.0), at a
+// quarter of the cost. trunc_normal uses it when no element of the interval can leave that range.
+PI_HD float erfinv_ratio_central(float w) {
+  using namespace erfinv_tab;
+  w = w > 0.0f ? w : 0.0f;
+  const float t = w - kF32Center[0];
+  float p = kF32Coef[0][0];
+  PI_UNROLL
+  for (int d = 1; d <= kF32MaxDegree; ++d) p = fma_(p, t, kF32Coef[0][d]);
+  return p;
+}
+PI_HD double erfinv_ratio_central(double w) { return erfinv_ratio(w); }  // f64 branches anyway
 
 PI_HD double erfinv_ratio(double w) {
   using namespace erfinv_tab;
@@ -209,13 +219,15 @@ PI_HD double erfinv_ratio(double w) {
 // only through w0, and r only through 1 - 2r and 1 - r, where an underflowed r is harmless.
 //   Phi^{-1}(1 - r) = sqrt(2) erfinv(y),  y = 1 - 2r,
 //   w = -ln((1 - y)(1 + y)) = -ln(4 r (1 - r)) = w0 - ln(t (1 - r))      (one logarithm).
+// central = true evaluates only the first polynomial piece (erfinv_ratio_central): the caller
+// guarantees w < kF32Lo[1].
 template <class T>
-PI_HD T upper_quantile(T w0, T b, T t) {
+PI_HD T upper_quantile(T w0, T b, T t, bool central = false) {
   const T r = b * t;
   const T w = w0 - log_(t * (T(1) - r));
   const T y = T(1) - T(2) * r;
   const T sqrt2 = static_cast<T>(1.4142135623730950488);
-  return sqrt2 * (y * erfinv_ratio(w));
+  return sqrt2 * (y * (central ? erfinv_ratio_central(w) : erfinv_ratio(w)));
 }
 
 }  // namespace kernels

@@ -25,9 +25,7 @@ constexpr std::uint32_t kPhiloxW0 = 0x9E3779B9u;  // Weyl key increments (golden
 constexpr std::uint32_t kPhiloxW1 = 0xBB67AE85u;
 
 PI_HD Words4 philox4x32_10(Words4 ctr, std::uint32_t k0, std::uint32_t k1) {
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
+  PI_UNROLL
   for (int round = 0; round < 10; ++round) {
     std::uint32_t hi0, hi1;
     const std::uint32_t lo0 = mulhilo32(kPhiloxM0, ctr.x, &hi0);
