@@ -60,6 +60,10 @@ void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char*
   const cudaError_t err = cudaPointerGetAttributes(&attr, ptr);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
+    // A CPU context must keep working whatever state the GPU is in (an unrelated sticky error, an
+    // exclusive-process device held elsewhere): memory that cannot be queried is not ours to
+    // reject. A CUDA context cannot proceed without knowing.
+    if (!ctx.cuda) return;
     fail(Status::device, std::string(fn) + ": " + cuda_msg("cudaPointerGetAttributes", err));
   }
   const bool managed = attr.type == cudaMemoryTypeManaged;

@@ -71,9 +71,10 @@ kernels::NormalDist<T> make_normal(const char* fn, const NormalOptions& o, DType
 inline double std_normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 inline double std_normal_ccdf(double x) { return 0.5 * std::erfc(x / std::sqrt(2.0)); }
 
-// Truncation bounds more than this many std into one tail are refused: Q(37) = 5.7e-300 is the
-// last tail probability that is a normal double.
-constexpr double kTruncTailLimit = 37.0;
+// Truncation bounds more than this many std into one tail are refused: below Q(36) = 1.9e-285 the
+// smallest tail probability an element can draw (Q(36) 2^-53 in f64) would leave the range
+// w <= 700 on which the quantile's polynomials are fitted.
+constexpr double kTruncTailLimit = 36.0;
 
 template <class T>
 kernels::TruncNormalDist<T> make_trunc_normal(const char* fn, const TruncNormalOptions& o, DType t) {
@@ -88,11 +89,13 @@ kernels::TruncNormalDist<T> make_trunc_normal(const char* fn, const TruncNormalO
   require_in_range(fn, "mean", o.mean, t);
   require_in_range(fn, "low", o.low, t);
   require_in_range(fn, "high", o.high, t);
+  // std enters the kernel in the compute type (fp32 for f32/f16/bf16).
+  require_in_range(fn, "std", o.std, t == DType::f64 ? DType::f64 : DType::f32);
   const double a = (o.low - o.mean) / o.std, b = (o.high - o.mean) / o.std;
   if (a > kTruncTailLimit || b < -kTruncTailLimit)
     fail(Status::unsupported, where(fn) + "[low, high] = [" + fmt_double(o.low) + ", " +
-                                  fmt_double(o.high) + "] lies more than 37 std from mean = " +
-                                  fmt_double(o.mean) + " (its probability is below 1e-299)");
+                                  fmt_double(o.high) + "] lies more than 36 std from mean = " +
+                                  fmt_double(o.mean) + " (its probability is below 1e-284)");
   const double lo = dtype_above(o.low, t, false), hi = dtype_below(o.high, t, false);
   if (!(lo <= hi))
     fail(Status::invalid_argument, where(fn) + "no " + to_string(t) + " value lies in [" +
@@ -113,6 +116,9 @@ kernels::TruncNormalDist<T> make_trunc_normal(const char* fn, const TruncNormalO
   d.mean = static_cast<T>(o.mean);
   d.std = static_cast<T>(o.std);
   d.u0 = static_cast<T>(u0);
+  const double ya = std::erf(a / std::sqrt(2.0)), yb = std::erf(b / std::sqrt(2.0));
+  d.y_a = static_cast<T>(ya);
+  d.y_span = static_cast<T>(yb - ya);
   d.lower = branch(std::min(pb, 0.5), pa, pb - pa);  // p     = b (alpha + u beta)
   d.upper = branch(std::min(qa, 0.5), qb, qa - qb);  // 1 - p = b (alpha + (1 - u) beta)
   d.lo = static_cast<T>(lo);

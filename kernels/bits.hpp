@@ -59,10 +59,11 @@ PI_HD float sym_f32(std::uint32_t x) {
   return static_cast<float>(odd) * 0x1p-24f;
 }
 
-// Open unit interval on the same grid: u = (2m + 1) * 2^-25, m = x >> 8; u in [2^-25, 1 - 2^-25],
-// and 1 - u is exact (it is also on the grid).
+// Open unit interval: u = (2m + 1) * 2^-24, m = x >> 9 (23 bits); the 2^23 odd multiples of
+// 2^-24 in [2^-24, 1 - 2^-24], symmetric about 1/2, and 1 - u is exact (it is also on the grid).
+// Exact: 2m + 1 < 2^24.
 PI_HD float open01_f32(std::uint32_t x) {
-  return static_cast<float>(((x >> 8) << 1) + 1u) * 0x1p-25f;
+  return static_cast<float>(((x >> 9) << 1) + 1u) * 0x1p-24f;
 }
 
 // Half-open to the right-closed interval (0, 1], as cuRAND's curand_uniform: u = fl(x) * 2^-32 +

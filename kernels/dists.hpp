@@ -21,9 +21,10 @@
 namespace paraminit {
 namespace kernels {
 
+// Written so that a NaN (which no input the host accepts produces) would become lo, not escape.
 template <class T>
 PI_HD T clamp_(T v, T lo, T hi) {
-  v = v < lo ? lo : v;
+  v = !(v >= lo) ? lo : v;
   return v > hi ? hi : v;
 }
 
@@ -78,13 +79,15 @@ PI_HD void group(const NormalDist<double>& d, const std::uint32_t* w, double* ou
 
 // ---- truncated normal: inverse CDF, no rejection ------------------------------------------------
 // With a = (low - mean)/std, b = (high - mean)/std and u in (0, 1) (open01_*), the sample is
-// Phi^{-1}(p), p = Phi(a) + u (Phi(b) - Phi(a)). To keep relative precision in both tails the
-// quantile is taken from the smaller of p and 1 - p:
-//   u <  u0 (p < 1/2):  p     = b_lo * (alpha_lo + u       beta_lo), z = -upper_quantile(p)
-//   u >= u0 (p >= 1/2): 1 - p = b_hi * (alpha_hi + (1 - u) beta_hi), z = +upper_quantile(1 - p)
-// where b is min(Phi(b), 1/2) resp. min(Q(a), 1/2), so that t = alpha + u beta lies in (0, 1] and
-// w0 = -ln 4 - ln b carries the scale even where b underflows fp32. All of these are computed on
-// the host in double (host/params.hpp). 1 - u is exact on the open01 grid.
+// Phi^{-1}(p), p = Phi(a) + u (Phi(b) - Phi(a)), z = sqrt(2) y E(w) with y = 2p - 1 and
+// w = -ln((1 - y)(1 + y)) (math.hpp). Three forms of the same linear map u -> p keep the precision:
+//   central, |y| <= 1/2:  y = y_a + u (y_b - y_a) with y_a = erf(a / sqrt 2) (relative precision
+//                         near the mean, also for intervals far narrower than std), w = -ln(1 - y^2);
+//   lower tail (u < u0):  p     = b_lo (alpha_lo + u beta_lo),       z = -quantile(p);
+//   upper tail (u >= u0): 1 - p = b_hi (alpha_hi + (1 - u) beta_hi), z = +quantile(1 - p);
+// in the tails r = min(p, 1 - p) = b t with t = alpha + u beta in (0, 1], and w0 = -ln 4 - ln b
+// carries the scale even where b underflows fp32: w = w0 - ln(t (1 - r)), y = 1 - 2r.
+// All parameters are computed on the host in double (host/params.hpp). 1 - u is exact.
 template <class T>
 struct TruncBranch {
   T alpha, beta, w0, b;
@@ -93,6 +96,7 @@ template <class T>
 struct TruncNormalDist {
   static constexpr int kWords = sizeof(T) / 4, kElems = 1;
   T mean, std, u0;
+  T y_a, y_span;  // central form: y = y_a + u y_span
   TruncBranch<T> lower, upper;
   T lo, hi;       // [low, high] rounded inward to the output dtype
   bool central;   // every element's w < kF32Lo[1] (|z| < 3): one polynomial piece suffices
@@ -104,13 +108,23 @@ struct TruncNormalCentralDist : TruncNormalDist<T> {};
 
 template <bool kCentral, class T>
 PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
+  // tails
   const bool low_side = u < d.u0;
   const T alpha = low_side ? d.lower.alpha : d.upper.alpha;
   const T beta = low_side ? d.lower.beta : d.upper.beta;
-  const T w0 = low_side ? d.lower.w0 : d.upper.w0;
   const T b = low_side ? d.lower.b : d.upper.b;
-  const T q = upper_quantile(w0, b, alpha + (low_side ? u : T(1) - u) * beta, kCentral);
-  return clamp_(d.mean + d.std * (low_side ? -q : q), d.lo, d.hi);
+  const T t = alpha + (low_side ? u : T(1) - u) * beta;
+  const T r = b * t;
+  const T y_tail = T(1) - T(2) * r;
+  // centre
+  const T yc = d.y_a + u * d.y_span;
+  const bool centre = yc <= T(0.5) && yc >= T(-0.5);
+  const T x = centre ? (T(1) - yc) * (T(1) + yc) : t * (T(1) - r);
+  const T w = (centre ? T(0) : (low_side ? d.lower.w0 : d.upper.w0)) - log_(x);
+  const T y = centre ? yc : (low_side ? -y_tail : y_tail);
+  const T e = kCentral ? erfinv_ratio_central(w) : erfinv_ratio(w);
+  const T z = static_cast<T>(1.4142135623730950488) * (y * e);
+  return clamp_(d.mean + d.std * z, d.lo, d.hi);
 }
 
 PI_HD void group(const TruncNormalDist<float>& d, const std::uint32_t* w, float* out) {

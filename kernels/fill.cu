@@ -120,15 +120,28 @@ __global__ void __launch_bounds__(FillPolicy::kThreads) fill_value_kernel(Out* _
     data[i] = value;
 }
 
-// Makes `device` current for the launch and restores the caller's device afterwards.
+// Makes `device` current for the launch and afterwards restores exactly the caller's current
+// context (through the driver's cuCtxGetCurrent / cuCtxSetCurrent, looked up at run time so that
+// nothing links libcuda). Restoring with cudaSetDevice instead would create a primary context on
+// the caller's device (GPU 0 in one-process-per-GPU jobs that never chose one).
 class DeviceGuard {
  public:
-  explicit DeviceGuard(int device) : device_(device) {
-    check(cudaGetDevice(&prev_), "cudaGetDevice");
-    if (prev_ != device_) check(cudaSetDevice(device_), "cudaSetDevice");
+  explicit DeviceGuard(int device) {
+    int current = -1;
+    check(cudaGetDevice(&current), "cudaGetDevice");
+    if (current == device) return;
+    const DriverCtx& drv = driver_ctx();
+    switched_ = true;
+    have_prev_ = drv.get != nullptr && drv.get(&prev_) == 0;
+    prev_device_ = current;
+    check(cudaSetDevice(device), "cudaSetDevice");
   }
   ~DeviceGuard() {
-    if (prev_ != device_) (void)cudaSetDevice(prev_);
+    if (!switched_) return;
+    if (have_prev_)
+      (void)driver_ctx().set(prev_);
+    else
+      (void)cudaSetDevice(prev_device_);
   }
   DeviceGuard(const DeviceGuard&) = delete;
   DeviceGuard& operator=(const DeviceGuard&) = delete;
@@ -140,7 +153,33 @@ class DeviceGuard {
   }
 
  private:
-  int device_, prev_ = -1;
+  using GetCurrent = int (*)(void**);  // CUresult cuCtxGetCurrent(CUcontext*)
+  using SetCurrent = int (*)(void*);   // CUresult cuCtxSetCurrent(CUcontext)
+  struct DriverCtx {
+    GetCurrent get = nullptr;
+    SetCurrent set = nullptr;
+  };
+  static const DriverCtx& driver_ctx() {
+    static const DriverCtx fns = [] {
+      DriverCtx f;
+      void* g = nullptr;
+      void* s = nullptr;
+      if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &g, 12000, cudaEnableDefault, nullptr) == cudaSuccess &&
+          cudaGetDriverEntryPointByVersion("cuCtxSetCurrent", &s, 12000, cudaEnableDefault, nullptr) == cudaSuccess &&
+          g != nullptr && s != nullptr) {
+        f.get = reinterpret_cast<GetCurrent>(g);
+        f.set = reinterpret_cast<SetCurrent>(s);
+      } else {
+        (void)cudaGetLastError();
+      }
+      return f;
+    }();
+    return fns;
+  }
+
+  bool switched_ = false, have_prev_ = false;
+  void* prev_ = nullptr;
+  int prev_device_ = 0;
 };
 
 void check_launch(const char* what) {

@@ -205,3 +205,67 @@ TEST(HalfTypes, RoundToNearestEvenOfTheF32Value) {
 }
 
 }  // namespace
+
+namespace {
+// The one-piece quantile that trunc_normal uses when every element has |z| < 3 gives exactly the
+// values of the general four-piece evaluation: checked on every one of the 2^23 f32 inputs.
+TEST(TruncNormal, CentralFastPathEqualsGeneralPath) {
+  namespace k = paraminit::kernels;
+  for (auto o : {paraminit::TruncNormalOptions{0, 1, -2, 2}, paraminit::TruncNormalOptions{0, 0.02, -0.04, 0.05},
+                 paraminit::TruncNormalOptions{1, 2, 0, 6}}) {
+    const auto d = paraminit::detail::make_trunc_normal<float>("test", o, DType::f32);
+    ASSERT_TRUE(d.central);
+    const k::TruncNormalCentralDist<float> dc{d};
+    for (std::uint32_t m = 0; m < (1u << 23); ++m) {  // every open01_f32 input
+      const std::uint32_t w = m << 9;
+      float a, b;
+      k::group(d, &w, &a);
+      k::group(dc, &w, &b);
+      ASSERT_EQ(a, b) << "m = " << m;
+    }
+  }
+  EXPECT_FALSE((paraminit::detail::make_trunc_normal<float>("test", {0, 1, -2, 3.5}, DType::f32).central));
+  EXPECT_FALSE((paraminit::detail::make_trunc_normal<float>("test", {0, 1, 3, 4}, DType::f32).central));
+}
+}  // namespace
+
+namespace {
+// Every one of the 2^23 f32 inputs of the usual transformer call trunc_normal(std 0.02, [-2, 2])
+// (an effectively untruncated normal): |z| stays below the 5.4 sigma that a 2^-24 tail allows.
+TEST(TruncNormal, ExtremeInputsStayInTheNormalRange) {
+  namespace k = paraminit::kernels;
+  const auto d = paraminit::detail::make_trunc_normal<float>("test", {0, 0.02, -2, 2}, DType::f32);
+  float lo = 0, hi = 0;
+  for (std::uint32_t m = 0; m < (1u << 23); ++m) {
+    const std::uint32_t w = m << 9;
+    float v;
+    k::group(d, &w, &v);
+    lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  // Q(z) = 2^-24 at z = 5.33; allow the 2^-24 grid's half step: 5.45 sigma.
+  EXPECT_GT(lo, -0.02 * 5.45);
+  EXPECT_LT(hi, 0.02 * 5.45);
+  EXPECT_LT(-lo - hi, 1e-6) << "asymmetric extremes: " << lo << " " << hi;
+}
+
+// Intervals far narrower than std (std 1e6 on [-1, 1], std 1 on [-1e-6, 1e-6]): the centre form
+// keeps full resolution, so nearly all samples are distinct and the KS test against the exact
+// truncated CDF passes (the distribution is almost uniform there).
+TEST(TruncNormal, NarrowCentralIntervalsKeepResolution) {
+  for (auto o : {paraminit::TruncNormalOptions{0, 1e6, -1, 1}, paraminit::TruncNormalOptions{0, 1, -1e-6, 1e-6},
+                 paraminit::TruncNormalOptions{5, 1e30, 4, 6}}) {
+    constexpr std::size_t n = 1 << 16;
+    Buffer b(DType::f32, n);
+    paraminit::trunc_normal(ctx(), b.view1d(), Key{4, 4}, o);
+    auto x = b.values();
+    const double a = (o.low - o.mean) / o.std, bb = (o.high - o.mean) / o.std;
+    const double za = normal_cdf(bb) - normal_cdf(a);
+    EXPECT_LT(ks_statistic(x, [&](double v) { return (normal_cdf((v - o.mean) / o.std) - normal_cdf(a)) / za; }),
+              ks_critical(n, kAlpha))
+        << "std " << o.std << " [" << o.low << ", " << o.high << "]";
+    std::sort(x.begin(), x.end());
+    const auto distinct = static_cast<std::size_t>(std::unique(x.begin(), x.end()) - x.begin());
+    EXPECT_GT(distinct, n * 9 / 10) << "std " << o.std;
+  }
+}
+}  // namespace

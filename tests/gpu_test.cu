@@ -99,6 +99,10 @@ TEST(Gpu, WindowsEqualCpu) {
       compare(name, fn, TensorView::of(nullptr, t, {100, 37}).window(1, 5, 91), 0);
       compare(name, fn, TensorView::of(nullptr, t, {8, 64}).window(1, 64, 256), 0);  // aligned runs
       compare(name, fn, TensorView::of(nullptr, t, {3, 5, 7, 9}).window(2, 2, 11), 1);
+      compare(name, fn, TensorView::of(nullptr, t, {4099}).window(0, 8, 10000), 0);  // aligned, base != 0
+      // Windows of a huge virtual parameter: Philox calls above 2^32 (the high counter word).
+      compare(name, fn, TensorView::of(nullptr, t, {4099}).window(0, (std::int64_t{1} << 36) + 3, std::int64_t{1} << 40), 0);
+      compare(name, fn, TensorView::of(nullptr, t, {4096}).window(0, std::int64_t{1} << 37, std::int64_t{1} << 40), 0);
     }
 }
 

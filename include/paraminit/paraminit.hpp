@@ -167,7 +167,7 @@ struct TruncNormalOptions {
 /// rejection), accurate in far tails too (e.g. [3 std, 4 std] or [20 std, 21 std]). Values lie in
 /// [low, high] in every dtype (rounded inward when a bound is not representable).
 /// Errors: std <= 0, low >= high, non-finite parameters, a bound beyond the dtype's range, an
-/// interval more than 37 std into one tail (probability below 1e-299), no dtype value in [low, high].
+/// interval more than 36 std into one tail (probability below 1e-284), no dtype value in [low, high].
 void trunc_normal(Context& ctx, const TensorView& t, Key key, TruncNormalOptions opt = {});
 
 /// The raw 32-bit words of a stream on the host: out[k] = word (first + k) % 4 of Philox call
