@@ -95,6 +95,7 @@ PI_HD double log_(double x) {
   const double s = f / (2.0 + f);
   const double z = s * s;
   double r = 2.0 / 25.0;
+  PI_UNROLL
   for (int k = 11; k >= 1; --k) r = fma_(z, r, 2.0 / (2 * k + 1));  // constant-folded once unrolled
   r = z * r;
   const double hfsq = 0.5 * f * f;
@@ -159,9 +160,11 @@ PI_HD void sincospi_(double v, double* s, double* c) {
   const unsigned q = detail::quadrant_and_rest(v, &r);
   const double z = r * r;
   double sp = kSin[0];
+  PI_UNROLL
   for (int k = 1; k < 8; ++k) sp = fma_(z, sp, kSin[k]);
   sp = fma_(r, 0x1.921fb54442d18p+1, r * fma_(z, sp, 0x1.1a62633145c07p-53));  // pi = hi + lo
   double cp = kCos[0];
+  PI_UNROLL
   for (int k = 1; k < 10; ++k) cp = fma_(z, cp, kCos[k]);
   detail::place_quadrant(q, sp, cp, s, c);
 }
