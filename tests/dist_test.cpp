@@ -269,3 +269,31 @@ TEST(TruncNormal, NarrowCentralIntervalsKeepResolution) {
   }
 }
 }  // namespace
+
+namespace {
+// The documented reach of normal(): |z| <= 6.77 (f32 path) and <= 9.50 (f64 path), from the
+// smallest radius input (word 0 gives u = 2^-33, words 0,0 give 2^-65) at every angle input.
+TEST(Normal, DocumentedReachHolds) {
+  namespace k = paraminit::kernels;
+  const k::NormalDist<float> d{0.0f, 1.0f};
+  float worst = 0;
+  for (std::uint32_t m = 0; m < (1u << 23); ++m) {
+    const std::uint32_t w[2] = {0u, m << 9};
+    float z[2];
+    k::group(d, w, z);
+    worst = std::max({worst, std::fabs(z[0]), std::fabs(z[1])});
+  }
+  EXPECT_LE(worst, 6.77f);
+  EXPECT_GT(worst, 6.76f);  // and it is reached: sqrt(66 ln 2) = 6.764
+  const k::NormalDist<double> dd{0.0, 1.0};
+  double worst64 = 0;
+  for (std::uint32_t m = 0; m < (1u << 16); ++m) {
+    const std::uint32_t w[4] = {0u, 0u, m << 16, 0u};
+    double z[2];
+    k::group(dd, w, z);
+    worst64 = std::max({worst64, std::fabs(z[0]), std::fabs(z[1])});
+  }
+  EXPECT_LE(worst64, 9.50);
+  EXPECT_GT(worst64, 9.49);  // sqrt(130 ln 2) = 9.493
+}
+}  // namespace
