@@ -61,6 +61,22 @@ inline const std::vector<Fill>& fills() {
   return all;
 }
 
+// Sparse rows: a 4096 x 4096 f32 weight (issue 4's case) beside the dense normal of the same shape.
+inline const std::vector<Fill>& sparse_fills() {
+  static const paraminit::Key key{2026, 12};
+  static const std::vector<Fill> all = {
+      {"normal 4096x4096 (dense)", [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::normal(c, v, key, {0.0, 0.01}); }},
+      {"sparse k=15 4096x4096", [](paraminit::Context& c, const paraminit::TensorView& v) {
+         paraminit::SparseOptions o;
+         o.nonzeros_per_unit = 15;
+         paraminit::sparse(c, v, key, o);
+       }},
+      {"sparse_fraction 0.9 4096x4096",
+       [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::sparse_fraction(c, v, key, 0.9, 0.01); }},
+  };
+  return all;
+}
+
 inline const paraminit::DType kDTypes[] = {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16,
                                            paraminit::DType::bf16};
 

@@ -93,6 +93,12 @@ void cpu_table(const Options& o) {
       const double s = pb::median_seconds(o.reps, [&] { f.run(ctx, v); });
       pb::print_row({"cpu", f.name, paraminit::to_string(t), static_cast<double>(n), bytes, s, limit[static_cast<int>(t)]});
     }
+  for (const auto& f : pb::sparse_fills()) {
+    const auto v = paraminit::TensorView::of(p, DType::f32, {4096, 4096});
+    const double m = 4096.0 * 4096.0;
+    const double s = pb::median_seconds(o.reps, [&] { f.run(ctx, v); });
+    pb::print_row({"cpu", f.name, "f32", m, m * 4, s, limit[0]});
+  }
 #if defined(PARAMINIT_WITH_CUDA)
   // Peer: cuRAND's host generator (Philox), single call generating n floats into host memory.
   curandGenerator_t gen;

@@ -83,6 +83,12 @@ int run_gpu_table(std::int64_t n, int reps) {
       const double sec = median_ms_events(s, reps, [&] { f.run(ctx, v); });
       print_row({"gpu", f.name, paraminit::to_string(t), static_cast<double>(m), bytes, sec, limit[static_cast<int>(t)]});
     }
+  for (const auto& f : sparse_fills()) {
+    const auto v = paraminit::TensorView::of(p, paraminit::DType::f32, {4096, 4096});
+    const double m = 4096.0 * 4096.0;
+    const double sec = median_ms_events(s, reps, [&] { f.run(ctx, v); });
+    print_row({"gpu", f.name, "f32", m, m * 4, sec, limit[0]});
+  }
   // Peer: cuRAND's host API on the device (Philox), uniform + a scaling pass, and normal.
   curandGenerator_t gen;
   if (curandCreateGenerator(&gen, CURAND_RNG_PSEUDO_PHILOX4_32_10) == CURAND_STATUS_SUCCESS) {

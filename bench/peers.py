@@ -60,6 +60,10 @@ def main():
         return
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if a.device == "cuda" else None
+    w = torch.empty(4096, 4096, device=dev)
+    if a.device == "cpu":  # sparse_ is a Python loop over columns: minutes on large tensors
+        row(a.device, "torch nn.init.sparse_ 0.9 4096x4096", "f32", 4096 * 4096, 4,
+            timed(lambda: torch.nn.init.sparse_(w, 0.9, 0.01), 1, sync))
     for dt, name, size in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
         t = torch.empty(n, dtype=dt, device=dev)
         row(a.device, f"torch {torch.__version__} uniform_", name, n, size, timed(lambda: t.uniform_(-0.05, 0.05), a.reps, sync))

@@ -127,6 +127,23 @@ pi_status pi_trunc_normal(pi_context* ctx, const pi_tensor* t, pi_key key, doubl
   });
 }
 
+pi_status pi_sparse(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit, double std) {
+  return guarded([&] {
+    const auto v = to_view("pi_sparse", ctx, t);
+    paraminit::SparseOptions o;
+    o.nonzeros_per_unit = nonzeros_per_unit;
+    o.std = std;
+    paraminit::sparse(ctx->ctx, v, to_key(key), o);
+  });
+}
+
+pi_status pi_sparse_fraction(pi_context* ctx, const pi_tensor* t, pi_key key, double sparsity, double std) {
+  return guarded([&] {
+    const auto v = to_view("pi_sparse_fraction", ctx, t);
+    paraminit::sparse_fraction(ctx->ctx, v, to_key(key), sparsity, std);
+  });
+}
+
 uint64_t pi_stream_for_name(const char* name) {
   return paraminit::stream_for_name(name == nullptr ? std::string_view() : std::string_view(name));
 }

@@ -12,6 +12,7 @@
 
 #include "../host/internal.hpp"
 #include "launch.hpp"
+#include "sparse.hpp"
 
 namespace paraminit {
 namespace kernels {
@@ -244,6 +245,13 @@ PI_INSTANTIATE_DIST(UniformDist)
 PI_INSTANTIATE_DIST(NormalDist)
 PI_INSTANTIATE_DIST(TruncNormalDist)
 PI_INSTANTIATE_DIST(TruncNormalCentralDist)
+#define PI_INSTANTIATE_SPARSE(DIST)                                                  \
+  PI_INSTANTIATE(SparseGenerator<Generator<DIST<float> PI_COMMA float>>, float)     \
+  PI_INSTANTIATE(SparseGenerator<Generator<DIST<float> PI_COMMA float>>, f16_t)     \
+  PI_INSTANTIATE(SparseGenerator<Generator<DIST<float> PI_COMMA float>>, bf16_t)    \
+  PI_INSTANTIATE(SparseGenerator<Generator<DIST<double> PI_COMMA double>>, double)
+PI_INSTANTIATE_SPARSE(NormalDist)
+PI_INSTANTIATE_SPARSE(UniformDist)
 template void launch_fill_value<float>(int, void*, std::uint64_t, float*, float);
 template void launch_fill_value<double>(int, void*, std::uint64_t, double*, double);
 template void launch_fill_value<f16_t>(int, void*, std::uint64_t, f16_t*, f16_t);

@@ -91,6 +91,26 @@ TEST(Gpu, BitsEqualCpuForEveryFillDtypeSizeAndOffset) {
         for (std::size_t off : {0, 1, 3}) compare(name, fn, TensorView::of(nullptr, t, {n}), off);
 }
 
+TEST(Gpu, SparseEqualsCpu) {
+  REQUIRE_GPU();
+  auto sp = [](int axis, std::int64_t kk) {
+    return FillFn([axis, kk](Context& c, const TensorView& t, Key key) {
+      paraminit::SparseOptions o;
+      o.nonzeros_per_unit = kk;
+      o.unit_axis = axis;
+      paraminit::sparse(c, t, key, o);
+    });
+  };
+  for (DType t : kAllDTypes) {
+    compare("sparse", sp(0, 15), TensorView::of(nullptr, t, {512, 1000}), 0);
+    compare("sparse", sp(0, 15), TensorView::of(nullptr, t, {512, 1000}), 3);
+    compare("sparse", sp(1, 5), TensorView::of(nullptr, t, {64, 3, 3, 3}), 0);
+    compare("sparse", sp(0, 7), TensorView::of(nullptr, t, {40, 77}).window(1, 13, 101), 1);
+    compare("sparse_fraction", FillFn([](Context& c, const TensorView& v, Key key) { paraminit::sparse_fraction(c, v, key, 0.9, 0.01); }),
+            TensorView::of(nullptr, t, {300, 200}), 0);
+  }
+}
+
 TEST(Gpu, WindowsEqualCpu) {
   REQUIRE_GPU();
   for (DType t : kAllDTypes)

@@ -62,6 +62,13 @@ pi_status pi_normal(pi_context* ctx, const pi_tensor* t, pi_key key, double mean
 pi_status pi_trunc_normal(pi_context* ctx, const pi_tensor* t, pi_key key, double mean, double std,
                           double low, double high);
 
+/* Exactly nonzeros_per_unit non-zeros, normal(0, std), in every unit; units = dim 0 (rows). */
+pi_status pi_sparse(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit,
+                    double std);
+/* torch.nn.init.sparse_: ceil(sparsity * rows) zeros in each column of a 2-D tensor. */
+pi_status pi_sparse_fraction(pi_context* ctx, const pi_tensor* t, pi_key key, double sparsity,
+                             double std);
+
 /* The stable name hash of DESIGN section 2: FNV-1a 64 of the bytes, then the SplitMix64 finalizer. */
 uint64_t pi_stream_for_name(const char* name);
 /* Host: out[k] = word (first_index + k) % 4 of Philox4x32-10 call (first_index + k) / 4 of key. */

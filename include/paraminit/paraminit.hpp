@@ -170,6 +170,29 @@ struct TruncNormalOptions {
 /// interval more than 36 std into one tail (probability below 1e-284), no dtype value in [low, high].
 void trunc_normal(Context& ctx, const TensorView& t, Key key, TruncNormalOptions opt = {});
 
+/// The values of the kept elements of sparse().
+enum class SparseValues : int { normal = 0, uniform = 1 };
+
+struct SparseOptions {
+  std::int64_t nonzeros_per_unit = 15;        ///< k: exactly this many non-zeros in every unit
+  double std = 0.01;                          ///< of the kept values (> 0)
+  SparseValues values = SparseValues::normal;  ///< normal(0, std) or uniform(-sqrt(3) std, sqrt(3) std)
+  int unit_axis = 0;                           ///< units are the slices along this axis (negative: from the end)
+};
+/// Sparse initialization (Martens 2010): every unit (the slices along unit_axis: the rows of a Linear
+/// (out, in) or conv (out, in, k...) weight) has exactly k non-zero entries among its fan-in
+/// positions (all the unit's other elements), chosen by a keyed random permutation per unit
+/// (kernels/sparse.hpp); a kept element equals the dense normal() / uniform() value at that position
+/// for the same key, the rest are exact zeros. Windows get exactly the whole's entries.
+/// Errors: rank < 2, unit_axis out of range, k < 0 or k > fan-in, std not finite or <= 0.
+void sparse(Context& ctx, const TensorView& t, Key key, SparseOptions opt = {});
+
+/// PyTorch's torch.nn.init.sparse_ form for a 2-D tensor: in each column, ceil(sparsity * rows)
+/// zeros, the other entries normal(0, std) (the key is honoured, unlike PyTorch's generator
+/// argument). The same as sparse() with unit_axis = 1 and k = rows - ceil(sparsity * rows).
+/// Errors: rank != 2, sparsity outside [0, 1], std not finite or <= 0.
+void sparse_fraction(Context& ctx, const TensorView& t, Key key, double sparsity, double std = 0.01);
+
 /// The raw 32-bit words of a stream on the host: out[k] = word (first + k) % 4 of Philox call
 /// (first + k) / 4. For reproducing paraminit's values elsewhere.
 void philox_bits(Key key, std::uint64_t first_index, std::uint64_t count, std::uint32_t* out);

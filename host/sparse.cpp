@@ -1,0 +1,192 @@
+// sparse() and sparse_fraction(): validation, the layout of units and fan-in positions, and the two
+// backends. CUDA: the dense fill kernel with each element deciding alone whether it is kept
+// (kernels/sparse.hpp). CPU: zero the view, then scatter each unit's k kept positions
+// pi_u(0), ..., pi_u(k - 1) with their dense values; the same set of elements, found in O(k) per
+// unit instead of O(fan-in) (tests/sparse_test.cpp checks the two against each other).
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "../kernels/launch.hpp"
+#include "../kernels/sparse.hpp"
+#include "cpu_fill.hpp"
+#include "internal.hpp"
+#include "params.hpp"
+
+namespace paraminit {
+namespace detail {
+namespace {
+
+// Local index of global element g in the view, or false if the view does not hold it.
+bool local_of(const Geometry& geo, std::uint64_t g, std::uint64_t* local) {
+  if (g < geo.global_base) return false;
+  const std::uint64_t d = g - geo.global_base, run = d / geo.global_stride, off = d % geo.global_stride;
+  if (run >= geo.runs || off >= geo.run_len) return false;
+  *local = run * geo.run_len + off;
+  return true;
+}
+
+// Few kept elements (k <= F / 32): zero the view, then scatter each unit's k kept positions with
+// their dense values (O(k) per unit). Otherwise: the dense fill (vectorized), then zero the other
+// F - k positions of each unit, marked in per-unit bitmaps for a block of consecutive units and
+// cleared in one sweep in memory order (so a column-unit layout is not walked column by column).
+// The same set of elements and values either way.
+template <class Gen, class Out>
+void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen, const kernels::SparseLayout& lay,
+                std::uint64_t unit_begin, std::uint64_t unit_end) {
+  using T = typename Gen::value_type;
+  constexpr std::uint64_t E = Gen::kPerCall;
+  Out zero;
+  kernels::store(&zero, T(0));
+  const std::uint64_t units = unit_end - unit_begin;
+  if (lay.k * 32 <= lay.fan) {
+    cpu_fill_value(pool, geo.numel, data, zero);
+    if (lay.k == 0) return;
+    const std::uint64_t per_task = std::max<std::uint64_t>(1, (std::uint64_t{1} << 12) / lay.k);
+    pool.run(static_cast<std::int64_t>((units + per_task - 1) / per_task), [&](std::int64_t task) {
+      const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * per_task;
+      const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
+      T v[E];
+      for (std::uint64_t u = u0; u < u1; ++u) {
+        const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
+        for (std::uint64_t i = 0; i < lay.k; ++i) {
+          const std::uint64_t g = lay.global_of(u, perm.forward(i));
+          std::uint64_t local;
+          if (!local_of(geo, g, &local)) continue;
+          gen(g / E, v);
+          kernels::store(data + local, v[g % E]);
+        }
+      }
+    });
+    return;
+  }
+  cpu_fill(pool, geo, data, gen);
+  if (lay.k == lay.fan) return;
+  const std::uint64_t block = std::max<std::uint64_t>(1, std::min<std::uint64_t>(64, (std::uint64_t{1} << 20) / lay.fan));
+  const bool whole = geo.runs == 1 && geo.global_base == 0 && geo.run_len == geo.global_numel;
+  pool.run(static_cast<std::int64_t>((units + block - 1) / block), [&](std::int64_t task) {
+    const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * block;
+    const std::uint64_t u1 = std::min(unit_end, u0 + block);
+    const std::uint64_t nb = u1 - u0;
+    std::vector<unsigned char> keep(lay.fan * nb, 0);  // (fan, units of the block): sweep order
+    for (std::uint64_t u = u0; u < u1; ++u) {
+      const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
+      for (std::uint64_t i = 0; i < lay.k; ++i) keep[perm.forward(i) * nb + (u - u0)] = 1;
+    }
+    if (whole && lay.inner == 1) {  // units are the last axis (torch's sparse_ columns): rows of nb
+      for (std::uint64_t j = 0; j < lay.fan; ++j) {
+        Out* row = data + j * lay.units + u0;
+        const unsigned char* kp = keep.data() + j * nb;
+        for (std::uint64_t b = 0; b < nb; ++b) row[b] = kp[b] ? row[b] : zero;
+      }
+      return;
+    }
+    // position j = jo * inner + ji of unit u  <->  global ((jo * units + u) * inner + ji)
+    for (std::uint64_t jo = 0; jo < lay.fan / lay.inner; ++jo)
+      for (std::uint64_t u = u0; u < u1; ++u) {
+        const std::uint64_t g0 = (jo * lay.units + u) * lay.inner;
+        for (std::uint64_t ji = 0; ji < lay.inner; ++ji) {
+          if (keep[(jo * lay.inner + ji) * nb + (u - u0)]) continue;
+          std::uint64_t local = g0 + ji;
+          if (whole || local_of(geo, g0 + ji, &local)) data[local] = zero;
+        }
+      }
+  });
+}
+
+template <class F>
+void for_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); return;
+    case DType::f64: f(double{}); return;
+    case DType::f16: f(kernels::f16_t{}); return;
+    case DType::bf16: f(kernels::bf16_t{}); return;
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+void sparse(Context& c, const TensorView& t, Key key, SparseOptions o) {
+  using namespace detail;
+  const char* fn = "paraminit::sparse";
+  auto& ctx = c.impl();
+  const Geometry geo = check_view(ctx, t, fn);
+  if (t.rank < 2)
+    fail(Status::invalid_argument, where(fn) + "rank " + std::to_string(t.rank) +
+                                       " < 2: sparse initialization needs units and fan-in positions");
+  if (o.unit_axis < -t.rank || o.unit_axis >= t.rank)
+    fail(Status::invalid_argument, where(fn) + "unit_axis " + std::to_string(o.unit_axis) +
+                                       " is not an axis of a rank-" + std::to_string(t.rank) + " tensor");
+  const int axis = o.unit_axis < 0 ? o.unit_axis + t.rank : o.unit_axis;
+  require_finite(fn, "std", o.std);
+  if (!(o.std > 0)) fail(Status::invalid_argument, where(fn) + "std = " + fmt_double(o.std) + " must be positive");
+  if (o.values != SparseValues::normal && o.values != SparseValues::uniform)
+    fail(Status::invalid_argument, where(fn) + "values " + std::to_string(static_cast<int>(o.values)) +
+                                       " is neither normal nor uniform");
+  // Global extents (a window's global extent along its dimension).
+  std::uint64_t inner = 1, units = 0;
+  for (int d = 0; d < t.rank; ++d) {
+    const auto e = static_cast<std::uint64_t>(d == t.window_dim ? t.global_extent : t.shape[d]);
+    if (d == axis) units = e;
+    if (d > axis) inner *= e;
+  }
+  const std::uint64_t fan = units == 0 ? 0 : geo.global_numel / units;
+  if (o.nonzeros_per_unit < 0 || (geo.global_numel > 0 && static_cast<std::uint64_t>(o.nonzeros_per_unit) > fan))
+    fail(Status::invalid_argument, where(fn) + "nonzeros_per_unit = " + std::to_string(o.nonzeros_per_unit) +
+                                       " is outside [0, fan-in = " + std::to_string(fan) + "]");
+  if (fan > (std::uint64_t{1} << 62))
+    fail(Status::unsupported, where(fn) + "fan-in " + std::to_string(fan) + " exceeds 2^62");
+  if (geo.numel == 0) return;
+  kernels::SparseLayout lay{inner, units, fan, static_cast<std::uint64_t>(o.nonzeros_per_unit), 1};
+  while ((std::uint64_t{1} << (2 * lay.half_bits)) < fan) ++lay.half_bits;
+  const std::uint64_t unit_begin = t.window_dim == axis ? static_cast<std::uint64_t>(t.window_start) : 0;
+  const std::uint64_t unit_end = t.window_dim == axis ? unit_begin + static_cast<std::uint64_t>(t.shape[axis]) : units;
+
+  for_dtype(t.dtype, [&](auto tag) {
+    using Out = decltype(tag);
+    using T = typename kernels::ComputeType<Out>::type;
+    Out* data = static_cast<Out*>(t.data);
+    auto run = [&](const auto& dense) {
+#if defined(PARAMINIT_WITH_CUDA)
+      if (ctx.cuda) {
+        using Dense = std::decay_t<decltype(dense)>;
+        kernels::launch_fill<kernels::SparseGenerator<Dense>, Out>(ctx.device, ctx.stream, geo, data,
+                                                                     kernels::SparseGenerator<Dense>{dense, lay});
+        return;
+      }
+#endif
+      cpu_sparse(*ctx.pool, geo, data, dense, lay, unit_begin, unit_end);
+    };
+    if (o.values == SparseValues::normal) {
+      const auto d = make_normal<T>(fn, {0.0, o.std}, t.dtype);
+      run(kernels::Generator<kernels::NormalDist<T>, T>{d, key.seed, key.stream});
+    } else {
+      const double a = std::sqrt(3.0) * o.std;
+      const auto d = make_uniform<T>(fn, {-a, a}, t.dtype);
+      run(kernels::Generator<kernels::UniformDist<T>, T>{d, key.seed, key.stream});
+    }
+  });
+}
+
+void sparse_fraction(Context& c, const TensorView& t, Key key, double sparsity, double std) {
+  using namespace detail;
+  const char* fn = "paraminit::sparse_fraction";
+  if (t.rank != 2)
+    fail(Status::invalid_argument, where(fn) + "rank " + std::to_string(t.rank) + " is not 2 (torch.nn.init.sparse_'s form)");
+  require_finite(fn, "sparsity", sparsity);
+  if (sparsity < 0 || sparsity > 1)
+    fail(Status::invalid_argument, where(fn) + "sparsity = " + fmt_double(sparsity) + " is outside [0, 1]");
+  const std::int64_t rows = t.window_dim == 0 ? t.global_extent : t.shape[0];
+  if (rows < 0) fail(Status::invalid_argument, where(fn) + "shape[0] = " + std::to_string(rows) + " is negative");
+  const auto zeros = static_cast<std::int64_t>(std::ceil(sparsity * static_cast<double>(rows)));
+  SparseOptions o;
+  o.nonzeros_per_unit = rows - zeros;
+  o.std = std;
+  o.values = SparseValues::normal;
+  o.unit_axis = 1;  // units are the columns
+  sparse(c, t, key, o);
+}
+
+}  // namespace paraminit

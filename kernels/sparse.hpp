@@ -1,0 +1,106 @@
+// Sparse initialization (Martens 2010): every unit (a slice along unit_axis, e.g. a row of a
+// Linear (out, in) weight) keeps exactly k of its F fan-in positions; kept elements equal the dense
+// fill's value at the same position, the others are exact zeros.
+//
+// The kept positions of unit u are pi_u({0, ..., k-1}) for a keyed random permutation pi_u of
+// [0, F): element j of unit u is kept iff pi_u^{-1}(j) < k, so each element decides alone (the
+// CUDA path), and the CPU path may instead scatter pi_u(0..k-1) (the same set).
+// pi_u is a balanced Feistel network on 2h bits (2^2h >= F, 2^2h < 4F for F > 1) with 8 rounds,
+// made a permutation of [0, F) by cycle walking (apply again while the result is >= F; expected
+// fewer than 4 steps). Its round keys are the 4 words of the Philox call with counter
+// 2^63 + u of the parameter's (seed, stream): the value stream uses counters below 2^62, so the
+// two never share a call.
+#pragma once
+
+#include "dists.hpp"
+
+namespace paraminit {
+namespace kernels {
+
+constexpr std::uint64_t kSparseKeyCounter = std::uint64_t{1} << 63;
+
+// A 32-bit avalanche mixer (xor-shift-multiply, constants chosen for low bias).
+PI_HD std::uint32_t mix32(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+struct Feistel {
+  std::uint32_t key[4];
+  std::uint32_t half_bits, half_mask;
+  std::uint64_t domain;  // F
+
+  static constexpr int kRounds = 8;
+  PI_HD std::uint32_t round_key(int r) const { return key[r & 3] + static_cast<std::uint32_t>(r) * 0x9E3779B9u; }
+  PI_HD std::uint64_t forward_once(std::uint64_t x) const {
+    std::uint32_t l = static_cast<std::uint32_t>(x >> half_bits), r = static_cast<std::uint32_t>(x) & half_mask;
+    for (int k = 0; k < kRounds; ++k) {
+      const std::uint32_t nl = r;
+      r = l ^ (mix32(r ^ round_key(k)) & half_mask);
+      l = nl;
+    }
+    return (static_cast<std::uint64_t>(l) << half_bits) | r;
+  }
+  PI_HD std::uint64_t inverse_once(std::uint64_t y) const {
+    std::uint32_t l = static_cast<std::uint32_t>(y >> half_bits), r = static_cast<std::uint32_t>(y) & half_mask;
+    for (int k = kRounds - 1; k >= 0; --k) {
+      const std::uint32_t pr = l;
+      l = r ^ (mix32(l ^ round_key(k)) & half_mask);
+      r = pr;
+    }
+    return (static_cast<std::uint64_t>(l) << half_bits) | r;
+  }
+  PI_HD std::uint64_t forward(std::uint64_t x) const {
+    do x = forward_once(x);
+    while (x >= domain);
+    return x;
+  }
+  PI_HD std::uint64_t inverse(std::uint64_t y) const {
+    do y = inverse_once(y);
+    while (y >= domain);
+    return y;
+  }
+};
+
+// Where units and positions lie in the global parameter: global index g has
+// unit u = (g / inner) % units and position j = (g / (inner * units)) * inner + g % inner.
+struct SparseLayout {
+  std::uint64_t inner, units, fan, k;
+  std::uint32_t half_bits;
+  PI_HD std::uint64_t unit_of(std::uint64_t g) const { return (g / inner) % units; }
+  PI_HD std::uint64_t position_of(std::uint64_t g) const { return (g / (inner * units)) * inner + g % inner; }
+  PI_HD std::uint64_t global_of(std::uint64_t u, std::uint64_t j) const {
+    return ((j / inner) * units + u) * inner + j % inner;
+  }
+  PI_HD Feistel permutation(std::uint64_t seed, std::uint64_t stream, std::uint64_t u) const {
+    const Words4 w = philox_call(seed, stream, kSparseKeyCounter + u);
+    Feistel f{{w.x, w.y, w.z, w.w}, half_bits, (1u << half_bits) - 1u, fan};
+    return f;
+  }
+};
+
+// The dense generator with the mask applied: used by the CUDA kernels (each element decides).
+template <class Dense>
+struct SparseGenerator {
+  using value_type = typename Dense::value_type;
+  static constexpr int kPerCall = Dense::kPerCall;
+  Dense dense;
+  SparseLayout layout;
+  PI_HD void operator()(std::uint64_t call, value_type* out) const {
+    dense(call, out);
+    for (int e = 0; e < kPerCall; ++e) {
+      const std::uint64_t g = call * kPerCall + static_cast<std::uint64_t>(e);
+      const std::uint64_t u = layout.unit_of(g);
+      const bool kept =
+          layout.k > 0 && layout.permutation(dense.seed, dense.stream, u).inverse(layout.position_of(g)) < layout.k;
+      out[e] = kept ? out[e] : value_type(0);
+    }
+  }
+};
+
+}  // namespace kernels
+}  // namespace paraminit

@@ -1,0 +1,263 @@
+// Sparse initialization: exactly k non-zeros per unit, kept values equal to the dense fill,
+// uniform position choice (chi-square, p > 1e-4, single positions and pairs), independence between
+// units and keys, PyTorch's fraction form, windows, the CPU scatter == the per-element mask of the
+// CUDA path, and bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "../kernels/sparse.hpp"
+#include "paraminit/paraminit.hpp"
+#include "test_util.hpp"
+
+namespace {
+using namespace paraminit_test;
+using paraminit::Context;
+using paraminit::Key;
+using paraminit::SparseOptions;
+using paraminit::SparseValues;
+using paraminit::TensorView;
+namespace k = paraminit::kernels;
+
+Context& ctx() {
+  static Context c = Context::cpu(2);
+  return c;
+}
+
+// Chi-square critical value for p = 1e-4 (Wilson-Hilferty: z_{1-1e-4} = 3.7190).
+double chi2_critical(double dof) {
+  const double z = 3.7190164854556804, a = 2.0 / (9.0 * dof);
+  return dof * std::pow(1 - a + z * std::sqrt(a), 3);
+}
+
+TensorView view(Buffer& b, std::vector<std::int64_t> shape) {
+  TensorView v = TensorView::of(b.data(), b.dtype, {});
+  v.rank = static_cast<int>(shape.size());
+  for (int d = 0; d < v.rank; ++d) v.shape[d] = shape[d];
+  return v;
+}
+
+// Unit / position of flat index i for a shape and unit axis (written out here independently).
+void unit_position(const std::vector<std::int64_t>& shape, int axis, std::size_t i, std::size_t* u, std::size_t* j) {
+  std::size_t inner = 1;
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= static_cast<std::size_t>(shape[d]);
+  const auto units = static_cast<std::size_t>(shape[axis]);
+  *u = (i / inner) % units;
+  *j = (i / (inner * units)) * inner + i % inner;
+}
+
+TEST(Sparse, ExactlyKPerUnitAndKeptValuesAreTheDenseValues) {
+  struct Case {
+    std::vector<std::int64_t> shape;
+    int axis;
+  };
+  for (const Case& c : {Case{{64, 100}, 0}, Case{{16, 3, 5, 5}, 0}, Case{{100, 64}, 1}, Case{{6, 7, 11}, -1}})
+    for (DType t : kAllDTypes)
+      for (SparseValues vals : {SparseValues::normal, SparseValues::uniform}) {
+        std::size_t n = 1;
+        for (auto e : c.shape) n *= static_cast<std::size_t>(e);
+        const int axis = c.axis < 0 ? c.axis + static_cast<int>(c.shape.size()) : c.axis;
+        const auto units = static_cast<std::size_t>(c.shape[axis]), fan = n / units;
+        for (std::size_t kk : {std::size_t{0}, std::size_t{1}, std::size_t{15}, fan - 1, fan}) {
+          Buffer s(t, n), d(t, n);
+          SparseOptions o;
+          o.nonzeros_per_unit = static_cast<std::int64_t>(kk);
+          o.std = 0.05;
+          o.values = vals;
+          o.unit_axis = c.axis;
+          paraminit::sparse(ctx(), view(s, c.shape), Key{3, 4}, o);
+          if (vals == SparseValues::normal)
+            paraminit::normal(ctx(), view(d, c.shape), Key{3, 4}, {0.0, 0.05});
+          else
+            paraminit::uniform(ctx(), view(d, c.shape), Key{3, 4}, {-std::sqrt(3.0) * 0.05, std::sqrt(3.0) * 0.05});
+          std::vector<std::size_t> count(units, 0);
+          for (std::size_t i = 0; i < n; ++i) {
+            std::size_t u, j;
+            unit_position(c.shape, axis, i, &u, &j);
+            const double v = s.at(i);
+            if (v != 0) {
+              ++count[u];
+              ASSERT_EQ(v, d.at(i)) << "kept value differs from the dense fill at " << i;
+            }
+          }
+          for (std::size_t u = 0; u < units; ++u)
+            ASSERT_EQ(count[u], kk) << paraminit::to_string(t) << " unit " << u << " k " << kk << " fan " << fan;
+        }
+      }
+}
+
+// The CPU scatter (pi_u(0..k-1)) and the per-element mask that the CUDA kernels evaluate
+// (pi_u^{-1}(j) < k, via kernels::SparseGenerator run here on the host) give the same bits.
+TEST(Sparse, CpuScatterEqualsPerElementMask) {
+  const std::vector<std::int64_t> shape = {40, 3, 7, 5};
+  for (int axis : {0, 1, 3}) {
+    std::size_t n = 40 * 3 * 7 * 5;
+    Buffer s(DType::f32, n);
+    SparseOptions o;
+    o.nonzeros_per_unit = 9;
+    o.std = 1;
+    o.unit_axis = axis;
+    paraminit::sparse(ctx(), view(s, shape), Key{77, 88}, o);
+    std::size_t inner = 1;
+    for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= static_cast<std::size_t>(shape[d]);
+    const auto units = static_cast<std::uint64_t>(shape[axis]);
+    k::SparseLayout lay{inner, units, n / units, 9, 1};
+    while ((std::uint64_t{1} << (2 * lay.half_bits)) < lay.fan) ++lay.half_bits;
+    const k::Generator<k::NormalDist<float>, float> dense{{0.0f, 1.0f}, 77, 88};
+    const k::SparseGenerator<k::Generator<k::NormalDist<float>, float>> gen{dense, lay};
+    for (std::size_t c = 0; c < n / 4; ++c) {
+      float v[4];
+      gen(c, v);
+      for (int e = 0; e < 4; ++e) ASSERT_EQ(static_cast<double>(v[e]), s.at(4 * c + e)) << "axis " << axis << " i " << 4 * c + e;
+    }
+  }
+}
+
+// Kept positions of unit u under key (seed, stream): pi_u(0..k-1).
+std::vector<std::uint64_t> kept(const k::SparseLayout& lay, Key key, std::uint64_t u) {
+  const k::Feistel p = lay.permutation(key.seed, key.stream, u);
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t i = 0; i < lay.k; ++i) out.push_back(p.forward(i));
+  return out;
+}
+k::SparseLayout layout(std::uint64_t fan, std::uint64_t kk) {
+  k::SparseLayout lay{fan, 1u << 30, fan, kk, 1};
+  while ((std::uint64_t{1} << (2 * lay.half_bits)) < fan) ++lay.half_bits;
+  return lay;
+}
+
+TEST(Sparse, PositionsAndPairsAreUniformSmallFan) {
+  const k::SparseLayout lay = layout(10, 3);
+  constexpr std::uint64_t kUnits = 200000;
+  std::vector<double> single(10, 0), pair(100, 0);
+  for (std::uint64_t u = 0; u < kUnits; ++u) {
+    const auto p = kept(lay, Key{1, 2}, u);
+    ASSERT_EQ(std::set<std::uint64_t>(p.begin(), p.end()).size(), 3u);
+    for (auto a : p) {
+      single[a] += 1;
+      for (auto b : p)
+        if (a < b) pair[a * 10 + b] += 1;
+    }
+  }
+  double x1 = 0, x2 = 0;
+  const double e1 = kUnits * 3.0 / 10, e2 = kUnits * 3.0 / 45;  // C(3,2) / C(10,2)
+  for (int a = 0; a < 10; ++a) {
+    x1 += (single[a] - e1) * (single[a] - e1) / e1;
+    for (int b = a + 1; b < 10; ++b) x2 += (pair[a * 10 + b] - e2) * (pair[a * 10 + b] - e2) / e2;
+  }
+  EXPECT_LT(x1, chi2_critical(9)) << "single positions";
+  EXPECT_LT(x2, chi2_critical(44)) << "pairs";
+}
+
+TEST(Sparse, PositionsAndSampledPairsAreUniformLargeFan) {
+  const std::uint64_t fan = 1000, kk = 15, units = 100000;
+  const k::SparseLayout lay = layout(fan, kk);
+  std::vector<double> single(fan, 0);
+  std::mt19937_64 rng(9);
+  std::map<std::pair<std::uint64_t, std::uint64_t>, double> pairs;
+  while (pairs.size() < 300) {
+    const std::uint64_t a = rng() % fan, b = rng() % fan;
+    if (a < b) pairs[{a, b}] = 0;
+  }
+  for (std::uint64_t u = 0; u < units; ++u) {
+    const auto p = kept(lay, Key{5, 6}, u);
+    std::set<std::uint64_t> s(p.begin(), p.end());
+    for (auto a : p) single[a] += 1;
+    for (auto& [ab, cnt] : pairs)
+      if (s.count(ab.first) && s.count(ab.second)) cnt += 1;
+  }
+  double x1 = 0, x2 = 0;
+  const double e1 = static_cast<double>(units * kk) / fan;
+  const double e2 = static_cast<double>(units) * kk * (kk - 1) / (fan * (fan - 1.0));
+  for (double c : single) x1 += (c - e1) * (c - e1) / e1;
+  for (auto& [ab, cnt] : pairs) x2 += (cnt - e2) * (cnt - e2) / e2;  // each ~ binomial, nearly Poisson
+  EXPECT_LT(x1, chi2_critical(static_cast<double>(fan - 1))) << "single positions";
+  EXPECT_LT(x2, chi2_critical(300)) << "sampled pairs";
+}
+
+// Independence: the overlap of two k-subsets of [0, F) chosen independently is hypergeometric with
+// mean k^2 / F and variance k^2 (F - k)^2 / (F^2 (F - 1)); the mean over many unit pairs (u, u+1)
+// and over keys (seed, seed + 1) must be within 5 standard errors of it.
+TEST(Sparse, UnitsAndKeysChooseIndependently) {
+  const std::uint64_t fan = 64, kk = 8, n = 50000;
+  const k::SparseLayout lay = layout(fan, kk);
+  const double mean = double(kk) * kk / fan;
+  const double var = double(kk) * kk * (fan - kk) * (fan - kk) / (double(fan) * fan * (fan - 1));
+  double sum_units = 0, sum_keys = 0;
+  for (std::uint64_t u = 0; u < n; ++u) {
+    const auto a = kept(lay, Key{1, 1}, u), b = kept(lay, Key{1, 1}, u + 1), c = kept(lay, Key{2, 1}, u);
+    const std::set<std::uint64_t> sa(a.begin(), a.end());
+    for (auto x : b) sum_units += sa.count(x);
+    for (auto x : c) sum_keys += sa.count(x);
+  }
+  const double se = std::sqrt(var / n);
+  EXPECT_NEAR(sum_units / n, mean, 5 * se);
+  EXPECT_NEAR(sum_keys / n, mean, 5 * se);
+}
+
+// torch.nn.init.sparse_: num_zeros = ceil(sparsity * rows) in every column.
+TEST(Sparse, FractionFormMatchesPyTorchZeroCount) {
+  for (double sparsity : {0.0, 0.1, 0.3, 0.9, 1.0})
+    for (auto [rows, cols] : {std::pair<int, int>{50, 40}, {7, 300}, {1, 5}}) {
+      Buffer b(DType::f32, static_cast<std::size_t>(rows * cols));
+      paraminit::sparse_fraction(ctx(), view(b, {rows, cols}), Key{8, 9}, sparsity, 0.01);
+      const auto zeros = static_cast<std::size_t>(std::ceil(sparsity * rows));
+      for (int c = 0; c < cols; ++c) {
+        std::size_t z = 0;
+        for (int r = 0; r < rows; ++r) z += b.at(static_cast<std::size_t>(r * cols + c)) == 0.0;
+        ASSERT_EQ(z, zeros) << "sparsity " << sparsity << " rows " << rows << " column " << c;
+      }
+    }
+}
+
+TEST(Sparse, WindowsAlongUnitsAndFanInReproduceTheWhole) {
+  const std::vector<std::int64_t> shape = {37, 50};
+  Buffer whole(DType::f32, 37 * 50);
+  SparseOptions o;
+  o.nonzeros_per_unit = 7;
+  paraminit::sparse(ctx(), view(whole, shape), Key{4, 2}, o);
+  // rows [5, 20): along the units
+  Buffer rows(DType::f32, 15 * 50);
+  paraminit::sparse(ctx(), view(rows, {15, 50}).window(0, 5, 37), Key{4, 2}, o);
+  for (std::size_t i = 0; i < 15 * 50; ++i) ASSERT_EQ(rows.at(i), whole.at(5 * 50 + i)) << i;
+  // columns [13, 31): along the fan-in
+  Buffer cols(DType::f32, 37 * 18);
+  paraminit::sparse(ctx(), view(cols, {37, 18}).window(1, 13, 50), Key{4, 2}, o);
+  for (std::size_t r = 0; r < 37; ++r)
+    for (std::size_t c = 0; c < 18; ++c) ASSERT_EQ(cols.at(r * 18 + c), whole.at(r * 50 + 13 + c)) << r << " " << c;
+}
+
+TEST(Sparse, BadInputIsRejectedBeforeAnyWrite) {
+  Buffer b(DType::f32, 64);
+  b.poison(0x5A);
+  auto expect = [&](const std::function<void()>& fn, const char* word) {
+    try {
+      fn();
+      ADD_FAILURE() << "no error for " << word;
+    } catch (const paraminit::Error& e) {
+      EXPECT_EQ(e.code(), paraminit::Status::invalid_argument) << e.what();
+      EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(b.all_bytes_are(0x5A));
+  };
+  SparseOptions o;
+  o.nonzeros_per_unit = -1;
+  expect([&] { paraminit::sparse(ctx(), view(b, {8, 8}), Key{}, o); }, "nonzeros_per_unit = -1");
+  o.nonzeros_per_unit = 9;
+  expect([&] { paraminit::sparse(ctx(), view(b, {8, 8}), Key{}, o); }, "fan-in = 8");
+  o.nonzeros_per_unit = 2;
+  expect([&] { paraminit::sparse(ctx(), view(b, {64}), Key{}, o); }, "rank 1 < 2");
+  o.unit_axis = 2;
+  expect([&] { paraminit::sparse(ctx(), view(b, {8, 8}), Key{}, o); }, "unit_axis 2");
+  o.unit_axis = 0;
+  o.std = 0;
+  expect([&] { paraminit::sparse(ctx(), view(b, {8, 8}), Key{}, o); }, "std = 0");
+  expect([&] { paraminit::sparse_fraction(ctx(), view(b, {8, 8}), Key{}, 1.5, 0.01); }, "sparsity = 1.5");
+  expect([&] { paraminit::sparse_fraction(ctx(), view(b, {8, 8}), Key{}, -0.1, 0.01); }, "outside [0, 1]");
+  expect([&] { paraminit::sparse_fraction(ctx(), view(b, {4, 4, 4}), Key{}, 0.5, 0.01); }, "rank 3 is not 2");
+}
+
+}  // namespace
