@@ -28,10 +28,11 @@ bool local_of(const Geometry& geo, std::uint64_t g, std::uint64_t* local) {
 }
 
 // Few kept elements (k <= F / 32): zero the view, then scatter each unit's k kept positions with
-// their dense values (O(k) per unit). Otherwise: the dense fill (vectorized), then zero the other
-// F - k positions of each unit, marked in per-unit bitmaps for a block of consecutive units and
-// cleared in one sweep in memory order (so a column-unit layout is not walked column by column).
-// The same set of elements and values either way.
+// their dense values (O(k) per unit). Most kept (k >= F / 2): the dense fill (vectorized), then
+// scatter the F - k zeros at pi_u(k..F-1). In between: the dense fill, then zero the other
+// positions, found by marking the kept ones in a bitmap and sweeping memory in order (so a
+// column-unit layout such as torch's sparse_ is not walked column by column). The same set of
+// elements and values every way.
 template <class Gen, class Out>
 void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen, const kernels::SparseLayout& lay,
                 std::uint64_t unit_begin, std::uint64_t unit_end) {
@@ -63,8 +64,57 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
   }
   cpu_fill(pool, geo, data, gen);
   if (lay.k == lay.fan) return;
-  const std::uint64_t block = std::max<std::uint64_t>(1, std::min<std::uint64_t>(64, (std::uint64_t{1} << 20) / lay.fan));
+  if (2 * lay.k >= lay.fan) {  // most kept: scatter the F - k zeros at pi_u(k), ..., pi_u(F - 1)
+    const std::uint64_t per_task = std::max<std::uint64_t>(1, (std::uint64_t{1} << 12) / (lay.fan - lay.k));
+    pool.run(static_cast<std::int64_t>((units + per_task - 1) / per_task), [&](std::int64_t task) {
+      const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * per_task;
+      const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
+      for (std::uint64_t u = u0; u < u1; ++u) {
+        const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
+        for (std::uint64_t i = lay.k; i < lay.fan; ++i) {
+          std::uint64_t local;
+          if (local_of(geo, lay.global_of(u, perm.forward(i)), &local)) data[local] = zero;
+        }
+      }
+    });
+    return;
+  }
   const bool whole = geo.runs == 1 && geo.global_base == 0 && geo.run_len == geo.global_numel;
+  if (whole) {
+    // A bitmap of the kept elements in memory order (numel / 8 bytes), marked unit by unit, then
+    // one sequential sweep that zeroes the rest. Units are marked in parallel only where tasks of
+    // 64 consecutive units touch disjoint 64-bit words (no atomics, no false sharing).
+    std::vector<std::uint64_t> bits((geo.numel + 63) / 64, 0);
+    const bool disjoint = (lay.inner == 1 && lay.units % 64 == 0) || lay.inner % 64 == 0;
+    const std::uint64_t per_task = disjoint ? 64 * std::max<std::uint64_t>(1, (std::uint64_t{1} << 8) / lay.k) : units;
+    pool.run(static_cast<std::int64_t>((units + per_task - 1) / per_task), [&](std::int64_t task) {
+      const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * per_task;
+      const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
+      for (std::uint64_t u = u0; u < u1; ++u) {
+        const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
+        for (std::uint64_t i = 0; i < lay.k; ++i) {
+          const std::uint64_t g = lay.global_of(u, perm.forward(i));
+          bits[g >> 6] |= std::uint64_t{1} << (g & 63);
+        }
+      }
+    });
+    constexpr std::uint64_t kWordsPerTask = 1024;  // 64 Ki elements
+    const std::uint64_t nwords = bits.size();
+    pool.run(static_cast<std::int64_t>((nwords + kWordsPerTask - 1) / kWordsPerTask), [&](std::int64_t task) {
+      const std::uint64_t w0 = static_cast<std::uint64_t>(task) * kWordsPerTask;
+      const std::uint64_t w1 = std::min(nwords, w0 + kWordsPerTask);
+      for (std::uint64_t w = w0; w < w1; ++w) {
+        const std::uint64_t n = std::min<std::uint64_t>(64, geo.numel - w * 64);
+        std::uint64_t clear = ~bits[w] & (n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1);
+        Out* d = data + w * 64;
+        for (; clear != 0; clear &= clear - 1) d[__builtin_ctzll(clear)] = zero;  // each zero once
+      }
+    });
+    return;
+  }
+  // A window: per block of consecutive units, bitmaps (fan, units of the block) and a sweep of the
+  // block's elements in memory order, through the window's index map.
+  const std::uint64_t block = std::max<std::uint64_t>(1, std::min<std::uint64_t>(64, (std::uint64_t{1} << 20) / lay.fan));
   pool.run(static_cast<std::int64_t>((units + block - 1) / block), [&](std::int64_t task) {
     const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * block;
     const std::uint64_t u1 = std::min(unit_end, u0 + block);
@@ -74,22 +124,14 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
       const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
       for (std::uint64_t i = 0; i < lay.k; ++i) keep[perm.forward(i) * nb + (u - u0)] = 1;
     }
-    if (whole && lay.inner == 1) {  // units are the last axis (torch's sparse_ columns): rows of nb
-      for (std::uint64_t j = 0; j < lay.fan; ++j) {
-        Out* row = data + j * lay.units + u0;
-        const unsigned char* kp = keep.data() + j * nb;
-        for (std::uint64_t b = 0; b < nb; ++b) row[b] = kp[b] ? row[b] : zero;
-      }
-      return;
-    }
     // position j = jo * inner + ji of unit u  <->  global ((jo * units + u) * inner + ji)
     for (std::uint64_t jo = 0; jo < lay.fan / lay.inner; ++jo)
       for (std::uint64_t u = u0; u < u1; ++u) {
         const std::uint64_t g0 = (jo * lay.units + u) * lay.inner;
         for (std::uint64_t ji = 0; ji < lay.inner; ++ji) {
           if (keep[(jo * lay.inner + ji) * nb + (u - u0)]) continue;
-          std::uint64_t local = g0 + ji;
-          if (whole || local_of(geo, g0 + ji, &local)) data[local] = zero;
+          std::uint64_t local;
+          if (local_of(geo, g0 + ji, &local)) data[local] = zero;
         }
       }
   });

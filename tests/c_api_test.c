@@ -43,6 +43,21 @@ int main(void) {
   CHECK(pi_trunc_normal(ctx, &t, key, 0.0, 0.02, -0.04, 0.04) == PI_OK);
   for (int i = 0; i < 30; ++i) CHECK(w[i] >= -0.04f && w[i] <= 0.04f);
 
+  /* Sparse: exactly 2 non-zeros in each of the 6 rows. */
+  CHECK(pi_sparse(ctx, &t, key, 2, 0.1) == PI_OK);
+  for (int r = 0; r < 6; ++r) {
+    int nz = 0;
+    for (int c = 0; c < 5; ++c) nz += w[r * 5 + c] != 0.0f;
+    CHECK(nz == 2);
+  }
+  CHECK(pi_sparse(ctx, &t, key, 6, 0.1) == PI_ERR_INVALID_ARGUMENT); /* k > fan-in 5 */
+  CHECK(pi_sparse_fraction(ctx, &t, key, 0.5, 0.1) == PI_OK);       /* ceil(3) zeros per column */
+  for (int c = 0; c < 5; ++c) {
+    int z = 0;
+    for (int r = 0; r < 6; ++r) z += w[r * 5 + c] == 0.0f;
+    CHECK(z == 3);
+  }
+
   /* Errors: a status and a message naming the problem; nothing written. */
   w[0] = 7.0f;
   CHECK(pi_uniform(ctx, &t, key, 1.0, -1.0) == PI_ERR_INVALID_ARGUMENT);

@@ -91,20 +91,23 @@ TEST(Sparse, ExactlyKPerUnitAndKeptValuesAreTheDenseValues) {
 
 // The CPU scatter (pi_u(0..k-1)) and the per-element mask that the CUDA kernels evaluate
 // (pi_u^{-1}(j) < k, via kernels::SparseGenerator run here on the host) give the same bits.
+// All three CPU strategies (k <= F/32: scatter the kept; k >= F/2: scatter the zeros; between:
+// bitmap sweep) are exercised by k = 2, 9 and 100 (F = 105, 280 or 840).
 TEST(Sparse, CpuScatterEqualsPerElementMask) {
   const std::vector<std::int64_t> shape = {40, 3, 7, 5};
-  for (int axis : {0, 1, 3}) {
+  for (int axis : {0, 1, 3})
+  for (std::uint64_t kk : {2u, 9u, 100u}) {
     std::size_t n = 40 * 3 * 7 * 5;
     Buffer s(DType::f32, n);
     SparseOptions o;
-    o.nonzeros_per_unit = 9;
+    o.nonzeros_per_unit = static_cast<std::int64_t>(kk);
     o.std = 1;
     o.unit_axis = axis;
     paraminit::sparse(ctx(), view(s, shape), Key{77, 88}, o);
     std::size_t inner = 1;
     for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= static_cast<std::size_t>(shape[d]);
     const auto units = static_cast<std::uint64_t>(shape[axis]);
-    k::SparseLayout lay{inner, units, n / units, 9, 1};
+    k::SparseLayout lay{inner, units, n / units, kk, 1};
     while ((std::uint64_t{1} << (2 * lay.half_bits)) < lay.fan) ++lay.half_bits;
     const k::Generator<k::NormalDist<float>, float> dense{{0.0f, 1.0f}, 77, 88};
     const k::SparseGenerator<k::Generator<k::NormalDist<float>, float>> gen{dense, lay};
@@ -214,10 +217,11 @@ TEST(Sparse, FractionFormMatchesPyTorchZeroCount) {
 }
 
 TEST(Sparse, WindowsAlongUnitsAndFanInReproduceTheWhole) {
+  for (std::int64_t kk : {1, 7, 45}) {  // the three CPU strategies
   const std::vector<std::int64_t> shape = {37, 50};
   Buffer whole(DType::f32, 37 * 50);
   SparseOptions o;
-  o.nonzeros_per_unit = 7;
+  o.nonzeros_per_unit = kk;
   paraminit::sparse(ctx(), view(whole, shape), Key{4, 2}, o);
   // rows [5, 20): along the units
   Buffer rows(DType::f32, 15 * 50);
@@ -228,6 +232,7 @@ TEST(Sparse, WindowsAlongUnitsAndFanInReproduceTheWhole) {
   paraminit::sparse(ctx(), view(cols, {37, 18}).window(1, 13, 50), Key{4, 2}, o);
   for (std::size_t r = 0; r < 37; ++r)
     for (std::size_t c = 0; c < 18; ++c) ASSERT_EQ(cols.at(r * 18 + c), whole.at(r * 50 + 13 + c)) << r << " " << c;
+  }
 }
 
 TEST(Sparse, BadInputIsRejectedBeforeAnyWrite) {
