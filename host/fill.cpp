@@ -11,16 +11,6 @@ namespace paraminit {
 namespace detail {
 namespace {
 
-template <class F>
-void for_dtype(DType t, F&& f) {
-  switch (t) {
-    case DType::f32: f(float{}); return;
-    case DType::f64: f(double{}); return;
-    case DType::f16: f(kernels::f16_t{}); return;
-    case DType::bf16: f(kernels::bf16_t{}); return;
-  }
-}
-
 template <class Out, class Gen>
 void run_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, const Gen& gen) {
   if (geo.numel == 0) return;

@@ -13,6 +13,17 @@
 namespace paraminit {
 namespace detail {
 
+// Calls f with a value of the storage type of dtype t (float, double, f16_t, bf16_t).
+template <class F>
+void for_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); return;
+    case DType::f64: f(double{}); return;
+    case DType::f16: f(kernels::f16_t{}); return;
+    case DType::bf16: f(kernels::bf16_t{}); return;
+  }
+}
+
 inline std::string where(const char* fn) { return std::string(fn) + ": "; }
 
 inline void require_finite(const char* fn, const char* name, double v) {

@@ -137,16 +137,6 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
   });
 }
 
-template <class F>
-void for_dtype(DType t, F&& f) {
-  switch (t) {
-    case DType::f32: f(float{}); return;
-    case DType::f64: f(double{}); return;
-    case DType::f16: f(kernels::f16_t{}); return;
-    case DType::bf16: f(kernels::bf16_t{}); return;
-  }
-}
-
 }  // namespace
 }  // namespace detail
 
