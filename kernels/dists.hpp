@@ -140,6 +140,27 @@ PI_HD void group(const TruncNormalCentralDist<double>& d, const std::uint32_t* w
   out[0] = trunc_normal_value<true>(d, open01_f64(w[0], w[1]));
 }
 
+// ---- output dtypes ------------------------------------------------------------------------------
+struct f16_t {
+  std::uint16_t bits;
+};
+struct bf16_t {
+  std::uint16_t bits;
+};
+template <class Out>
+struct ComputeType {
+  using type = float;
+};
+template <>
+struct ComputeType<double> {
+  using type = double;
+};
+
+PI_HD void store(float* p, float v) { *p = v; }
+PI_HD void store(double* p, double v) { *p = v; }
+PI_HD void store(f16_t* p, float v) { p->bits = f32_to_f16_rne(v); }
+PI_HD void store(bf16_t* p, float v) { p->bits = f32_to_bf16_rne(v); }
+
 // ---- a distribution bound to a stream --------------------------------------------------------------
 template <class Dist, class T>
 struct Generator {
@@ -161,28 +182,15 @@ struct Generator {
   PI_HD void groups(const std::uint32_t* words, T* out) const {
     for (int q = 0; q < kGroups * L; ++q) group(dist, words + q * Dist::kWords, out + q * Dist::kElems);
   }
+  template <int L, class Out>
+  PI_HD void groups_store(const std::uint32_t* words, Out* out) const {
+    for (int q = 0; q < kGroups * L; ++q) {
+      T v[Dist::kElems];
+      group(dist, words + q * Dist::kWords, v);
+      for (int e = 0; e < Dist::kElems; ++e) store(out + q * Dist::kElems + e, v[e]);
+    }
+  }
 };
-
-// ---- output dtypes ------------------------------------------------------------------------------
-struct f16_t {
-  std::uint16_t bits;
-};
-struct bf16_t {
-  std::uint16_t bits;
-};
-template <class Out>
-struct ComputeType {
-  using type = float;
-};
-template <>
-struct ComputeType<double> {
-  using type = double;
-};
-
-PI_HD void store(float* p, float v) { *p = v; }
-PI_HD void store(double* p, double v) { *p = v; }
-PI_HD void store(f16_t* p, float v) { p->bits = f32_to_f16_rne(v); }
-PI_HD void store(bf16_t* p, float v) { p->bits = f32_to_bf16_rne(v); }
 
 }  // namespace kernels
 }  // namespace paraminit
