@@ -176,14 +176,11 @@ struct Generator {
     const std::uint32_t words[4] = {w.x, w.y, w.z, w.w};
     for (int q = 0; q < kGroups; ++q) group(dist, words + q * Dist::kWords, out + q * Dist::kElems);
   }
-  // The L * kPerCall elements of L consecutive calls whose 4 L words are given in element order
-  // (the CPU loop's unit of work: a plain loop over groups that the host compiler vectorizes).
-  template <int L>
-  PI_HD void groups(const std::uint32_t* words, T* out) const {
-    for (int q = 0; q < kGroups * L; ++q) group(dist, words + q * Dist::kWords, out + q * Dist::kElems);
-  }
+  // The L * kPerCall elements of L consecutive calls whose 4 L words are given in element order,
+  // stored (rounded to Out) at out: the CPU loop's unit of work, a plain loop over groups that the
+  // host compiler vectorizes.
   template <int L, class Out>
-  PI_HD void groups_store(const std::uint32_t* words, Out* out) const {
+  PI_HD void groups(const std::uint32_t* words, Out* out) const {
     for (int q = 0; q < kGroups * L; ++q) {
       T v[Dist::kElems];
       group(dist, words + q * Dist::kWords, v);
