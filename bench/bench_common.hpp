@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <utility>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -75,6 +78,62 @@ inline const std::vector<Fill>& sparse_fills() {
        [](paraminit::Context& c, const paraminit::TensorView& v) { paraminit::sparse_fraction(c, v, key, 0.9, 0.01); }},
   };
   return all;
+}
+
+// Median timings of two functions measured alternately (a, b, a, b, ...), so that the machine's
+// drift affects both alike: for "scheme vs the fill it uses" comparisons.
+inline std::pair<double, double> median_pair_seconds(int reps, const std::function<void()>& a,
+                                                     const std::function<void()>& b) {
+  a();
+  b();
+  std::vector<double> ta, tb;
+  for (int r = 0; r < reps; ++r)
+    for (int which = 0; which < 2; ++which) {
+      const auto t0 = std::chrono::steady_clock::now();
+      (which == 0 ? a : b)();
+      (which == 0 ? ta : tb).push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+}
+
+inline std::string ratio_text(double a, double b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", a / b);
+  return buf;
+}
+
+// Fan-based schemes beside the fill each one runs, on an (8192, rows / 8192) f32 weight, with the
+// fill's parameters written out (the scheme must cost no more than its fill: issue 3, within 5%).
+struct SchemePair {
+  const char* scheme;
+  const char* fill;
+  std::function<void(paraminit::Context&, const paraminit::TensorView&)> run_scheme, run_fill;
+};
+inline std::vector<SchemePair> scheme_pairs(std::int64_t fan_in) {
+  static const paraminit::Key key{2026, 13};
+  const double m = static_cast<double>(fan_in);
+  std::vector<SchemePair> v;
+  v.push_back({"he_uniform", "uniform +-sqrt(6/fan_in)",
+               [](paraminit::Context& c, const paraminit::TensorView& t) { paraminit::he_uniform(c, t, key); },
+               [m](paraminit::Context& c, const paraminit::TensorView& t) {
+                 const double b = std::sqrt(6.0 / m);
+                 paraminit::uniform(c, t, key, {-b, b});
+               }});
+  v.push_back({"glorot_normal", "normal sqrt(2/(fan_in+fan_out))",
+               [](paraminit::Context& c, const paraminit::TensorView& t) { paraminit::glorot_normal(c, t, key); },
+               [](paraminit::Context& c, const paraminit::TensorView& t) {
+                 const auto f = paraminit::compute_fans(t);
+                 paraminit::normal(c, t, key, {0.0, std::sqrt(2.0 / static_cast<double>(f.fan_in + f.fan_out))});
+               }});
+  v.push_back({"variance_scaling (trunc)", "trunc_normal +-2s",
+               [](paraminit::Context& c, const paraminit::TensorView& t) { paraminit::variance_scaling(c, t, key); },
+               [m](paraminit::Context& c, const paraminit::TensorView& t) {
+                 const double s = std::sqrt(1.0 / m) / paraminit::kTruncStdCorrection;
+                 paraminit::trunc_normal(c, t, key, {0.0, s, -2 * s, 2 * s});
+               }});
+  return v;
 }
 
 inline const paraminit::DType kDTypes[] = {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16,

@@ -99,6 +99,18 @@ void cpu_table(const Options& o) {
     const double s = pb::median_seconds(o.reps, [&] { f.run(ctx, v); });
     pb::print_row({"cpu", f.name, "f32", m, m * 4, s, limit[0]});
   }
+  // Schemes against the fills they run (same run, alternating, medians): the ratio is the cost
+  // of the scheme's fan and gain computation.
+  {
+    const std::int64_t rows = 8192, cols = n / rows;
+    const auto v = paraminit::TensorView::of(p, DType::f32, {rows, cols});
+    const double m = static_cast<double>(rows * cols), bytes = m * 4;
+    for (const auto& sp : pb::scheme_pairs(cols)) {
+      const auto [ts, tf] = pb::median_pair_seconds(o.reps, [&] { sp.run_scheme(ctx, v); }, [&] { sp.run_fill(ctx, v); });
+      pb::print_row({"cpu", sp.scheme, "f32", m, bytes, ts, limit[0]});
+      pb::print_row({"cpu", std::string(sp.fill) + " (its fill; scheme/fill " + pb::ratio_text(ts, tf) + ")", "f32", m, bytes, tf, limit[0]});
+    }
+  }
 #if defined(PARAMINIT_WITH_CUDA)
   // Peer: cuRAND's host generator (Philox), single call generating n floats into host memory.
   curandGenerator_t gen;

@@ -39,24 +39,69 @@ pi_status guarded(F&& f) noexcept {
   }
 }
 
+paraminit::TensorView convert(const pi_tensor& t) {
+  paraminit::TensorView v;
+  v.data = t.data;
+  v.dtype = static_cast<paraminit::DType>(t.dtype);
+  v.rank = t.rank;
+  for (int d = 0; d < paraminit::kMaxRank; ++d) v.shape[d] = t.shape[d];
+  v.window_dim = t.window_dim;
+  v.window_start = t.window_start;
+  v.global_extent = t.global_extent;
+  return v;
+}
+
 // Checks the C-only parts (null pointers) and converts the view.
 paraminit::TensorView to_view(const char* fn, pi_context* ctx, const pi_tensor* t) {
   using paraminit::detail::fail;
   using paraminit::Status;
   if (ctx == nullptr) fail(Status::invalid_argument, std::string(fn) + ": ctx is NULL");
   if (t == nullptr) fail(Status::invalid_argument, std::string(fn) + ": tensor is NULL");
-  paraminit::TensorView v;
-  v.data = t->data;
-  v.dtype = static_cast<paraminit::DType>(t->dtype);
-  v.rank = t->rank;
-  for (int d = 0; d < paraminit::kMaxRank; ++d) v.shape[d] = t->shape[d];
-  v.window_dim = t->window_dim;
-  v.window_start = t->window_start;
-  v.global_extent = t->global_extent;
-  return v;
+  return convert(*t);
 }
 
 paraminit::Key to_key(pi_key k) { return paraminit::Key{k.seed, k.stream}; }
+
+paraminit::FanLayout to_layout(const pi_fan_layout* l) {
+  paraminit::FanLayout f;
+  if (l == nullptr) return f;
+  f.in_axis = l->in_axis;
+  f.out_axis = l->out_axis;
+  f.num_batch_axes = l->num_batch_axes;
+  for (int k = 0; k < paraminit::kMaxRank; ++k) f.batch_axes[k] = l->batch_axes[k];
+  return f;
+}
+
+pi_fan_layout from_layout(const paraminit::FanLayout& f) {
+  pi_fan_layout l;
+  std::memset(&l, 0, sizeof l);
+  l.in_axis = f.in_axis;
+  l.out_axis = f.out_axis;
+  l.num_batch_axes = f.num_batch_axes;
+  return l;
+}
+
+paraminit::Nonlinearity to_nonlinearity(const char* fn, const char* name) {
+  if (name == nullptr)
+    paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": nonlinearity is NULL");
+  return paraminit::nonlinearity_from_name(name);
+}
+
+void require_out(const char* fn, const void* p, const char* what) {
+  if (p == nullptr)
+    paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": " + what + " is NULL");
+}
+
+paraminit::HeOptions he_options(const char* fn, double a, pi_fan_mode mode, const char* nonlinearity,
+                                int32_t truncated, const pi_fan_layout* layout) {
+  paraminit::HeOptions o;
+  o.a = a;
+  o.mode = static_cast<paraminit::FanMode>(mode);
+  o.nonlinearity = nonlinearity == nullptr ? paraminit::Nonlinearity::leaky_relu : to_nonlinearity(fn, nonlinearity);
+  o.truncated = truncated != 0;
+  o.fans = to_layout(layout);
+  return o;
+}
 
 }  // namespace
 
@@ -141,6 +186,138 @@ pi_status pi_sparse_fraction(pi_context* ctx, const pi_tensor* t, pi_key key, do
   return guarded([&] {
     const auto v = to_view("pi_sparse_fraction", ctx, t);
     paraminit::sparse_fraction(ctx->ctx, v, to_key(key), sparsity, std);
+  });
+}
+
+pi_fan_layout pi_fan_layout_torch(void) { return from_layout(paraminit::FanLayout::torch()); }
+pi_fan_layout pi_fan_layout_jax(void) { return from_layout(paraminit::FanLayout::jax()); }
+
+pi_status pi_compute_fans(const pi_tensor* t, const pi_fan_layout* layout, int64_t* fan_in, int64_t* fan_out,
+                          int64_t* receptive_field) {
+  return guarded([&] {
+    require_out("pi_compute_fans", t, "tensor");
+    const paraminit::Fans f = paraminit::compute_fans(convert(*t), to_layout(layout));
+    if (fan_in) *fan_in = f.fan_in;
+    if (fan_out) *fan_out = f.fan_out;
+    if (receptive_field) *receptive_field = f.receptive_field;
+  });
+}
+
+pi_status pi_calculate_gain(const char* nonlinearity, double param, double* gain) {
+  return guarded([&] {
+    require_out("pi_calculate_gain", gain, "gain");
+    *gain = paraminit::calculate_gain(to_nonlinearity("pi_calculate_gain", nonlinearity), param);
+  });
+}
+
+pi_status pi_quadrature_gain(const char* nonlinearity, double param, double* gain) {
+  return guarded([&] {
+    require_out("pi_quadrature_gain", gain, "gain");
+    *gain = paraminit::quadrature_gain(to_nonlinearity("pi_quadrature_gain", nonlinearity), param);
+  });
+}
+
+pi_status pi_variance_scaling(pi_context* ctx, const pi_tensor* t, pi_key key, double scale, pi_fan_mode mode,
+                              pi_distribution distribution, const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_variance_scaling", ctx, t);
+    paraminit::VarianceScalingOptions o;
+    o.scale = scale;
+    o.mode = static_cast<paraminit::FanMode>(mode);
+    o.distribution = static_cast<paraminit::Distribution>(distribution);
+    o.fans = to_layout(layout);
+    paraminit::variance_scaling(ctx->ctx, v, to_key(key), o);
+  });
+}
+
+pi_status pi_lecun_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_lecun_uniform", ctx, t);
+    paraminit::lecun_uniform(ctx->ctx, v, to_key(key), {false, to_layout(layout)});
+  });
+}
+
+pi_status pi_lecun_normal(pi_context* ctx, const pi_tensor* t, pi_key key, int32_t truncated,
+                          const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_lecun_normal", ctx, t);
+    paraminit::lecun_normal(ctx->ctx, v, to_key(key), {truncated != 0, to_layout(layout)});
+  });
+}
+
+pi_status pi_glorot_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, double gain,
+                            const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_glorot_uniform", ctx, t);
+    paraminit::glorot_uniform(ctx->ctx, v, to_key(key), {gain, false, to_layout(layout)});
+  });
+}
+
+pi_status pi_glorot_normal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t truncated,
+                           const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_glorot_normal", ctx, t);
+    paraminit::glorot_normal(ctx->ctx, v, to_key(key), {gain, truncated != 0, to_layout(layout)});
+  });
+}
+
+
+pi_status pi_he_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, double a, pi_fan_mode mode,
+                        const char* nonlinearity, const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_he_uniform", ctx, t);
+    paraminit::he_uniform(ctx->ctx, v, to_key(key), he_options("pi_he_uniform", a, mode, nonlinearity, 0, layout));
+  });
+}
+
+pi_status pi_he_normal(pi_context* ctx, const pi_tensor* t, pi_key key, double a, pi_fan_mode mode,
+                       const char* nonlinearity, int32_t truncated, const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_he_normal", ctx, t);
+    paraminit::he_normal(ctx->ctx, v, to_key(key),
+                         he_options("pi_he_normal", a, mode, nonlinearity, truncated, layout));
+  });
+}
+
+pi_status pi_fan_in_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t fan_in,
+                            const pi_fan_layout* layout) {
+  return guarded([&] {
+    const auto v = to_view("pi_fan_in_uniform", ctx, t);
+    paraminit::fan_in_uniform(ctx->ctx, v, to_key(key), {fan_in, to_layout(layout)});
+  });
+}
+
+pi_status pi_eye(pi_context* ctx, const pi_tensor* t, double gain) {
+  return guarded([&] { paraminit::eye(ctx->ctx, to_view("pi_eye", ctx, t), gain); });
+}
+
+pi_status pi_dirac(pi_context* ctx, const pi_tensor* t, int64_t groups, double gain) {
+  return guarded([&] {
+    const auto v = to_view("pi_dirac", ctx, t);
+    paraminit::dirac(ctx->ctx, v, {groups, gain});
+  });
+}
+
+pi_status pi_gate_bias(pi_context* ctx, const pi_tensor* t, pi_gate_layout layout, double value, double others) {
+  return guarded([&] {
+    const auto v = to_view("pi_gate_bias", ctx, t);
+    paraminit::gate_bias(ctx->ctx, v, {static_cast<paraminit::GateLayout>(layout), value, others});
+  });
+}
+
+pi_status pi_output_bias(pi_context* ctx, const pi_tensor* t, const double* stats, int64_t n,
+                         pi_output_activation activation, int32_t centered) {
+  return guarded([&] {
+    const auto v = to_view("pi_output_bias", ctx, t);
+    paraminit::output_bias(ctx->ctx, v, stats, n, {static_cast<paraminit::OutputActivation>(activation), centered != 0});
+  });
+}
+
+pi_status pi_variance_parameter(pi_context* ctx, const pi_tensor* t, pi_scale_parameter kind,
+                                const double* variances, int64_t n) {
+  return guarded([&] {
+    const auto v = to_view("pi_variance_parameter", ctx, t);
+    paraminit::variance_parameter(ctx->ctx, v, static_cast<paraminit::ScaleParameter>(kind), variances, n);
   });
 }
 

@@ -74,6 +74,20 @@ void cpu_fill(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen) 
   });
 }
 
+// Structured fills: local element l = fn(its global index), over the pool, chunk by chunk.
+template <class Fn, class Out>
+void cpu_fill_index(ThreadPool& pool, const Geometry& geo, Out* data, const Fn& fn) {
+  constexpr std::uint64_t kChunk = std::uint64_t{1} << 16;
+  const auto tasks = static_cast<std::int64_t>((geo.numel + kChunk - 1) / kChunk);
+  pool.run(tasks, [&](std::int64_t task) {
+    const std::uint64_t lb = static_cast<std::uint64_t>(task) * kChunk, le = std::min(geo.numel, lb + kChunk);
+    for (std::uint64_t l = lb; l < le; ++l) {
+      const std::uint64_t run = l / geo.run_len;
+      kernels::store(data + l, fn(geo.global_base + run * geo.global_stride + (l - run * geo.run_len)));
+    }
+  });
+}
+
 // data[0, n) = value, over the pool (constant fills).
 template <class Out>
 void cpu_fill_value(ThreadPool& pool, std::uint64_t n, Out* data, Out value) {

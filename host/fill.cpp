@@ -1,11 +1,10 @@
-// The public fill functions: validate the view, build the kernels' parameter structs (params.hpp,
-// which validates the options), then run the same generator on the CPU or on CUDA.
+// The fills: validate the view, build the kernels' parameter structs (params.hpp, which validates
+// the options), then run the same generator on the CPU or on CUDA.
+#include <cmath>
+#include <cstring>
 #include <string>
 
-#include "../kernels/launch.hpp"
-#include "cpu_fill.hpp"
-#include "internal.hpp"
-#include "params.hpp"
+#include "fills.hpp"
 
 namespace paraminit {
 namespace detail {
@@ -24,11 +23,10 @@ void run_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, const 
   cpu_fill(*ctx.pool, geo, data, gen);
 }
 
-// check view -> make params (validates options) -> fill, for the dtype of t.
+// make params (validates options) -> fill, for the dtype of t.
 template <template <class> class Dist, class Options, class Make>
-void random_fill(Context& c, const TensorView& t, Key key, const Options& o, const char* fn, Make make) {
-  auto& ctx = c.impl();
-  const Geometry geo = check_view(ctx, t, fn);
+void random_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, Key key, const Options& o,
+                 const char* fn, Make make) {
   for_dtype(t.dtype, [&](auto tag) {
     using Out = decltype(tag);
     using T = typename kernels::ComputeType<Out>::type;
@@ -38,13 +36,8 @@ void random_fill(Context& c, const TensorView& t, Key key, const Options& o, con
 }
 
 }  // namespace
-}  // namespace detail
 
-void constant(Context& c, const TensorView& t, double value) {
-  using namespace detail;
-  const char* fn = "paraminit::constant";
-  auto& ctx = c.impl();
-  const Geometry geo = check_view(ctx, t, fn);
+void constant_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, double value, const char* fn) {
   require_finite(fn, "value", value);
   if (!std::isfinite(round_to_dtype(value, t.dtype)))
     fail(Status::invalid_argument, where(fn) + "value = " + fmt_double(value) + " overflows " + to_string(t.dtype));
@@ -65,23 +58,22 @@ void constant(Context& c, const TensorView& t, double value) {
   });
 }
 
-void uniform(Context& c, const TensorView& t, Key key, UniformOptions o) {
-  detail::random_fill<kernels::UniformDist>(c, t, key, o, "paraminit::uniform", [](auto tag, auto... a) {
-    return detail::make_uniform<decltype(tag)>(a...);
+void uniform_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, Key key, const UniformOptions& o,
+                  const char* fn) {
+  random_fill<kernels::UniformDist>(ctx, t, geo, key, o, fn, [](auto tag, auto... a) {
+    return make_uniform<decltype(tag)>(a...);
   });
 }
 
-void normal(Context& c, const TensorView& t, Key key, NormalOptions o) {
-  detail::random_fill<kernels::NormalDist>(c, t, key, o, "paraminit::normal", [](auto tag, auto... a) {
-    return detail::make_normal<decltype(tag)>(a...);
+void normal_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, Key key, const NormalOptions& o,
+                 const char* fn) {
+  random_fill<kernels::NormalDist>(ctx, t, geo, key, o, fn, [](auto tag, auto... a) {
+    return make_normal<decltype(tag)>(a...);
   });
 }
 
-void trunc_normal(Context& c, const TensorView& t, Key key, TruncNormalOptions o) {
-  using namespace detail;
-  const char* fn = "paraminit::trunc_normal";
-  auto& ctx = c.impl();
-  const Geometry geo = check_view(ctx, t, fn);
+void trunc_normal_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, Key key,
+                       const TruncNormalOptions& o, const char* fn) {
   for_dtype(t.dtype, [&](auto tag) {
     using Out = decltype(tag);
     using T = typename kernels::ComputeType<Out>::type;
@@ -93,6 +85,62 @@ void trunc_normal(Context& c, const TensorView& t, Key key, TruncNormalOptions o
       run_fill<Out>(ctx, t, geo, kernels::Generator<kernels::TruncNormalDist<T>, T>{d, key.seed, key.stream});
     }
   });
+}
+
+void host_values_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, const std::vector<double>& values,
+                      const char* fn) {
+  if (values.size() != geo.global_numel)
+    fail(Status::internal, where(fn) + "values for " + std::to_string(values.size()) + " elements, the parameter has " +
+                               std::to_string(geo.global_numel));
+  // The view's global indices, run by run.
+  auto for_each_local = [&](auto&& f) {
+    for (std::uint64_t k = 0; k < geo.runs; ++k)
+      for (std::uint64_t e = 0; e < geo.run_len; ++e) f(k * geo.run_len + e, geo.global_base + k * geo.global_stride + e);
+  };
+  // Every value of the parameter, not only this window's: a window fails exactly when the whole would.
+  for (std::size_t g = 0; g < values.size(); ++g) {
+    const double v = values[g];
+    if (!std::isfinite(v) || !std::isfinite(round_to_dtype(v, t.dtype)))
+      fail(Status::invalid_argument, where(fn) + "element " + std::to_string(g) + " would be " + fmt_double(v) +
+                                         ", which is not finite in " + to_string(t.dtype));
+  }
+  if (geo.numel == 0) return;
+  for_dtype(t.dtype, [&](auto tag) {
+    using Out = decltype(tag);
+    using T = typename kernels::ComputeType<Out>::type;
+    std::vector<Out> local(geo.numel);
+    for_each_local([&](std::uint64_t l, std::uint64_t g) { kernels::store(&local[l], static_cast<T>(values[g])); });
+#if defined(PARAMINIT_WITH_CUDA)
+    if (ctx.cuda) {
+      kernels::copy_from_host(ctx.device, ctx.stream, t.data, local.data(), local.size() * sizeof(Out), fn);
+      return;
+    }
+#endif
+    (void)ctx;
+    std::memcpy(t.data, local.data(), local.size() * sizeof(Out));
+  });
+}
+
+}  // namespace detail
+
+void constant(Context& c, const TensorView& t, double value) {
+  const char* fn = "paraminit::constant";
+  detail::constant_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), value, fn);
+}
+
+void uniform(Context& c, const TensorView& t, Key key, UniformOptions o) {
+  const char* fn = "paraminit::uniform";
+  detail::uniform_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), key, o, fn);
+}
+
+void normal(Context& c, const TensorView& t, Key key, NormalOptions o) {
+  const char* fn = "paraminit::normal";
+  detail::normal_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), key, o, fn);
+}
+
+void trunc_normal(Context& c, const TensorView& t, Key key, TruncNormalOptions o) {
+  const char* fn = "paraminit::trunc_normal";
+  detail::trunc_normal_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), key, o, fn);
 }
 
 }  // namespace paraminit

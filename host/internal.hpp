@@ -35,7 +35,12 @@ double dtype_next_down(double v, DType t);
 double dtype_above(double x, DType t, bool strict);  // smallest value > x (>= x if !strict)
 double dtype_below(double x, DType t, bool strict);  // largest value < x (<= x if !strict)
 
-std::string fmt_double(double x);  // shortest round-trip text
+std::string fmt_double(double x);
+
+// Fans and gains (host/gains.cpp), reporting errors under the caller's name.
+Fans compute_fans_checked(const TensorView& t, const FanLayout& layout, const char* fn);
+double gain_value(Nonlinearity nl, double param, const char* fn);    // calculate_gain
+double gain_squared(Nonlinearity nl, double param, const char* fn);  // its square, exact for the table  // shortest round-trip text
 
 // CUDA side (host/cuda_backend.cpp when built with CUDA, stubs otherwise).
 int cuda_devices() noexcept;

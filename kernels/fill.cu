@@ -121,6 +121,18 @@ __global__ void __launch_bounds__(FillPolicy::kThreads) fill_value_kernel(Out* _
     data[i] = value;
 }
 
+// Structured fills: local element l -> its global index -> fn. Small tensors in practice (biases,
+// identity-like weights); a plain grid-stride loop with coalesced scalar stores.
+template <class Fn, class Out>
+__global__ void __launch_bounds__(FillPolicy::kThreads)
+    fill_index_kernel(::paraminit::detail::Geometry geo, Out* __restrict__ data, Fn fn) {
+  for (std::uint64_t l = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; l < geo.numel;
+       l += static_cast<std::uint64_t>(gridDim.x) * blockDim.x) {
+    const std::uint64_t run = l / geo.run_len;
+    store(data + l, fn(geo.global_base + run * geo.global_stride + (l - run * geo.run_len)));
+  }
+}
+
 // Makes `device` current for the launch and afterwards restores exactly the caller's current
 // context (through the driver's cuCtxGetCurrent / cuCtxSetCurrent, looked up at run time so that
 // nothing links libcuda). Restoring with cudaSetDevice instead would create a primary context on
@@ -232,6 +244,41 @@ void launch_fill_value(int device, void* stream, std::uint64_t n, Out* data, Out
   fill_value_kernel<Out><<<grid_for(device, n), FillPolicy::kThreads, 0, static_cast<cudaStream_t>(stream)>>>(data, n, value);
   check_launch("fill_value_kernel");
 }
+
+template <class Fn, class Out>
+void launch_fill_index(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data, const Fn& fn) {
+  if (geo.numel == 0) return;
+  const DeviceGuard guard(device);
+  fill_index_kernel<Fn, Out><<<grid_for(device, geo.numel), FillPolicy::kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      geo, data, fn);
+  check_launch("fill_index_kernel");
+}
+
+void copy_from_host(int device, void* stream, void* dst, const void* src, std::size_t bytes, const char* fn) {
+  if (bytes == 0) return;
+  const DeviceGuard guard(device);
+  const auto s = static_cast<cudaStream_t>(stream);
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  DeviceGuard::check(cudaStreamIsCapturing(s, &capture), "cudaStreamIsCapturing");
+  if (capture != cudaStreamCaptureStatusNone)
+    ::paraminit::detail::fail(Status::unsupported,
+                              std::string(fn) + ": copies host values to the device and cannot be captured in a "
+                                                "CUDA graph; call it before or after the capture");
+  DeviceGuard::check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+}
+
+#define PI_INSTANTIATE_INDEX(FN)                                                                      \
+  template void launch_fill_index<FN<float>, float>(int, void*, const ::paraminit::detail::Geometry&, float*,   \
+                                                    const FN<float>&);                                \
+  template void launch_fill_index<FN<float>, f16_t>(int, void*, const ::paraminit::detail::Geometry&, f16_t*,   \
+                                                    const FN<float>&);                                \
+  template void launch_fill_index<FN<float>, bf16_t>(int, void*, const ::paraminit::detail::Geometry&, bf16_t*, \
+                                                     const FN<float>&);                               \
+  template void launch_fill_index<FN<double>, double>(int, void*, const ::paraminit::detail::Geometry&, double*, \
+                                                      const FN<double>&);
+PI_INSTANTIATE_INDEX(EyeFn)
+PI_INSTANTIATE_INDEX(DiracFn)
+PI_INSTANTIATE_INDEX(GateFn)
 
 #define PI_INSTANTIATE(GEN, OUT) \
   template void launch_fill<GEN, OUT>(int, void*, const ::paraminit::detail::Geometry&, OUT*, const GEN&);

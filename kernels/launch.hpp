@@ -2,8 +2,11 @@
 // explicitly instantiated in kernels/fill.cu (built only with PARAMINIT_CUDA).
 #pragma once
 
+#include <cstddef>
+
 #include "dists.hpp"
 #include "geometry.hpp"
+#include "structured.hpp"
 
 namespace paraminit {
 namespace kernels {
@@ -13,6 +16,16 @@ namespace kernels {
 // (Status::device) naming the failed CUDA call.
 template <class Gen, class Out>
 void launch_fill(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data, const Gen& gen);
+
+// Local element l of the view gets fn(global index of l) (structured fills: eye, dirac, gates).
+template <class Fn, class Out>
+void launch_fill_index(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data, const Fn& fn);
+
+// Copies `bytes` of host memory `src` to device memory `dst` with cudaMemcpyAsync on `stream`.
+// A pageable source is consumed before the call returns (the driver stages it), so `src` may be
+// freed afterwards. Throws Status::unsupported, before copying, while the stream is being captured
+// into a CUDA graph (the graph would read `src` again at every replay).
+void copy_from_host(int device, void* stream, void* dst, const void* src, std::size_t bytes, const char* fn);
 
 // data[0, n) = value (constant fills: no random word, and a window is just its local elements).
 template <class Out>

@@ -58,6 +58,57 @@ int main(void) {
     CHECK(z == 3);
   }
 
+  /* The scheme catalog from C. Fans of (6, 5) in PyTorch's layout: fan_in 5, fan_out 6. */
+  int64_t fi = 0, fo = 0, rf = 0;
+  CHECK(pi_compute_fans(&t, NULL, &fi, &fo, &rf) == PI_OK);
+  CHECK(fi == 5 && fo == 6 && rf == 1);
+  pi_fan_layout jax = pi_fan_layout_jax();
+  CHECK(pi_compute_fans(&t, &jax, &fi, &fo, NULL) == PI_OK);
+  CHECK(fi == 6 && fo == 5);
+  double g = 0;
+  CHECK(pi_calculate_gain("tanh", NAN, &g) == PI_OK && g == 5.0 / 3);
+  CHECK(pi_calculate_gain("leaky_relu", 0.2, &g) == PI_OK && fabs(g - 1.3867504905630728) < 1e-15);
+  CHECK(pi_quadrature_gain("relu", NAN, &g) == PI_OK && fabs(g - sqrt(2.0)) < 1e-12);
+  CHECK(pi_calculate_gain("tanhh", NAN, &g) == PI_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(pi_last_error(), "unknown nonlinearity") != NULL);
+
+  /* he_uniform(fan_in 5, relu): bound sqrt(6 / 5). */
+  CHECK(pi_he_uniform(ctx, &t, key, 0.0, PI_FAN_IN, "relu", NULL) == PI_OK);
+  for (int i = 0; i < 30; ++i) CHECK(fabsf(w[i]) < (float)sqrt(6.0 / 5));
+  CHECK(pi_he_normal(ctx, &t, key, 0.0, PI_FAN_OUT, NULL, 1, NULL) == PI_OK);
+  CHECK(pi_glorot_uniform(ctx, &t, key, 1.0, NULL) == PI_OK);
+  for (int i = 0; i < 30; ++i) CHECK(fabsf(w[i]) < (float)sqrt(6.0 / 11));
+  CHECK(pi_glorot_normal(ctx, &t, key, 2.0, 0, &jax) == PI_OK);
+  CHECK(pi_lecun_uniform(ctx, &t, key, NULL) == PI_OK);
+  CHECK(pi_lecun_normal(ctx, &t, key, 1, NULL) == PI_OK);
+  CHECK(pi_variance_scaling(ctx, &t, key, 2.0, PI_FAN_AVG, PI_DIST_TRUNCATED_NORMAL, NULL) == PI_OK);
+  CHECK(pi_variance_scaling(ctx, &t, key, -2.0, PI_FAN_AVG, PI_DIST_UNIFORM, NULL) == PI_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(pi_last_error(), "scale") != NULL);
+  CHECK(pi_fan_in_uniform(ctx, &t, key, 0, NULL) == PI_OK);
+  for (int i = 0; i < 30; ++i) CHECK(fabsf(w[i]) < (float)(1 / sqrt(5.0)));
+
+  CHECK(pi_eye(ctx, &t, 2.0) == PI_OK);
+  for (int i = 0; i < 30; ++i) CHECK(w[i] == ((i / 5 == i % 5) ? 2.0f : 0.0f));
+  CHECK(pi_dirac(ctx, &t, 1, 1.0) == PI_ERR_INVALID_ARGUMENT); /* rank 2 */
+
+  float b8[8];
+  const int64_t n8 = 8;
+  pi_tensor bias = pi_tensor_make(b8, PI_F32, 1, &n8);
+  CHECK(pi_gate_bias(ctx, &bias, PI_GATES_TORCH_LSTM, 1.0, 0.0) == PI_OK);
+  for (int i = 0; i < 8; ++i) CHECK(b8[i] == ((i / 2 == 1) ? 1.0f : 0.0f)); /* i, f, g, o blocks of 2 */
+
+  float ob[2];
+  const int64_t n2 = 2;
+  pi_tensor out_bias = pi_tensor_make(ob, PI_F32, 1, &n2);
+  const double prior[2] = {0.25, 0.75};
+  CHECK(pi_output_bias(ctx, &out_bias, prior, 2, PI_OUTPUT_SIGMOID, 0) == PI_OK);
+  CHECK(ob[0] == (float)log(1.0 / 3) && ob[1] == (float)log(3.0));
+  CHECK(pi_output_bias(ctx, &out_bias, prior, 3, PI_OUTPUT_SOFTMAX, 0) == PI_ERR_INVALID_ARGUMENT);
+  CHECK(pi_variance_parameter(ctx, &out_bias, PI_SCALE_PRECISION, prior, 2) == PI_OK);
+  CHECK(ob[0] == 4.0f && ob[1] == (float)(1 / 0.75));
+  CHECK(pi_variance_parameter(ctx, &out_bias, PI_SCALE_LOG_STD, NULL, 0) == PI_OK);
+  CHECK(ob[0] == 0.0f && ob[1] == 0.0f);
+
   /* Errors: a status and a message naming the problem; nothing written. */
   w[0] = 7.0f;
   CHECK(pi_uniform(ctx, &t, key, 1.0, -1.0) == PI_ERR_INVALID_ARGUMENT);

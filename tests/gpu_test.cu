@@ -197,4 +197,64 @@ TEST(Gpu, CapturedInACudaGraph) {
   cudaStreamDestroy(s);
 }
 
+// The scheme catalog on the GPU: every scheme, windows included, gives the CPU's bits.
+TEST(Gpu, SchemesEqualCpu) {
+  REQUIRE_GPU();
+  static const double marg[] = {0.1, 0.2, 0.3, 0.15, 0.05, 0.2};
+  const std::pair<const char*, FillFn> schemes[] = {
+      {"he_uniform", [](Context& c, const TensorView& t, Key k) { paraminit::he_uniform(c, t, k); }},
+      {"glorot_normal truncated", [](Context& c, const TensorView& t, Key k) { paraminit::glorot_normal(c, t, k, {1.0, true}); }},
+      {"variance_scaling uniform", [](Context& c, const TensorView& t, Key k) {
+         paraminit::variance_scaling(c, t, k, {2.0, paraminit::FanMode::fan_avg, paraminit::Distribution::uniform});
+       }},
+      {"gate_bias", [](Context& c, const TensorView& t, Key) { paraminit::gate_bias(c, t, {paraminit::GateLayout::cudnn_gru}); }},
+  };
+  for (DType t : kAllDTypes)
+    for (const auto& [name, fn] : schemes) {
+      compare(name, fn, TensorView::of(nullptr, t, {96, 120}), 0);
+      compare(name, fn, TensorView::of(nullptr, t, {96, 120}).window(1, 24, 240), 1);
+      compare(name, fn, TensorView::of(nullptr, t, {64, 32, 3, 3}).window(0, 8, 96), 0);
+    }
+  const FillFn eye = [](Context& c, const TensorView& v, Key) { paraminit::eye(c, v, 0.5); };
+  const FillFn dirac = [](Context& c, const TensorView& v, Key) { paraminit::dirac(c, v, {2, 1.0}); };
+  for (DType t : kAllDTypes) {
+    compare("eye", eye, TensorView::of(nullptr, t, {96, 120}), 0);
+    compare("eye", eye, TensorView::of(nullptr, t, {96, 120}).window(1, 24, 240), 1);
+    compare("dirac", dirac, TensorView::of(nullptr, t, {64, 32, 3, 3}).window(0, 8, 96), 0);
+    compare("dirac", dirac, TensorView::of(nullptr, t, {16, 8, 3, 5, 5}), 3);
+  }
+  for (DType t : kAllDTypes) {
+    compare("output_bias", FillFn([](Context& c, const TensorView& v, Key) { paraminit::output_bias(c, v, marg, 6, {paraminit::OutputActivation::softmax, true}); }),
+            TensorView::of(nullptr, t, {4}).window(0, 2, 6), 0);
+    compare("variance_parameter", FillFn([](Context& c, const TensorView& v, Key) { paraminit::variance_parameter(c, v, paraminit::ScaleParameter::precision, marg, 6); }),
+            TensorView::of(nullptr, t, {6}), 1);
+  }
+}
+
+// Host-value fills (output_bias, variance_parameter) refuse stream capture before writing anything.
+TEST(Gpu, HostValueFillsRefuseGraphCapture) {
+  REQUIRE_GPU();
+  cudaStream_t s;
+  CUDA_OK(cudaStreamCreate(&s));
+  DeviceBuffer d(64);
+  CUDA_OK(cudaMemset(d.p, 0x5A, 64));
+  Context gpu = Context::cuda(0, s);
+  const double p[] = {0.25, 0.75};
+  cudaGraph_t g;
+  CUDA_OK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+  try {
+    paraminit::output_bias(gpu, TensorView::of(d.p, DType::f32, {2}), p, 2);
+    ADD_FAILURE() << "output_bias accepted a capturing stream";
+  } catch (const paraminit::Error& e) {
+    EXPECT_EQ(e.code(), paraminit::Status::unsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("CUDA graph"), std::string::npos) << e.what();
+  }
+  CUDA_OK(cudaStreamEndCapture(s, &g));
+  cudaGraphDestroy(g);
+  unsigned char back[64];
+  CUDA_OK(cudaMemcpy(back, d.p, 64, cudaMemcpyDeviceToHost));
+  for (unsigned char b : back) ASSERT_EQ(b, 0x5A);
+  cudaStreamDestroy(s);
+}
+
 }  // namespace

@@ -69,6 +69,79 @@ pi_status pi_sparse(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t non
 pi_status pi_sparse_fraction(pi_context* ctx, const pi_tensor* t, pi_key key, double sparsity,
                              double std);
 
+/* ---- the scheme catalog (exact semantics: the C++ functions of the same names, paraminit.hpp) ---- */
+
+typedef enum { PI_FAN_IN = 0, PI_FAN_OUT, PI_FAN_AVG } pi_fan_mode;
+typedef enum { PI_DIST_UNIFORM = 0, PI_DIST_NORMAL, PI_DIST_TRUNCATED_NORMAL } pi_distribution;
+
+/* Which axes hold a weight's inputs and outputs (negative: from the end); the receptive field is the
+ * product of the other axes except the first num_batch_axes entries of batch_axes. Every function
+ * taking a `const pi_fan_layout*` reads NULL as PyTorch's layout (in_axis 1, out_axis 0). */
+typedef struct {
+  int32_t in_axis, out_axis;
+  int32_t num_batch_axes;
+  int32_t batch_axes[8];
+} pi_fan_layout;
+pi_fan_layout pi_fan_layout_torch(void); /* (out, in, k...): in_axis 1, out_axis 0 */
+pi_fan_layout pi_fan_layout_jax(void);   /* (in, out), HWIO: in_axis -2, out_axis -1 */
+/* Fans from the global shape of t. Any of the outputs may be NULL. */
+pi_status pi_compute_fans(const pi_tensor* t, const pi_fan_layout* layout, int64_t* fan_in, int64_t* fan_out,
+                          int64_t* receptive_field);
+
+/* Gains by activation name ("linear", "relu", "leaky_relu", "tanh", "gelu", "silu", ...). param: the
+ * slope / alpha / beta, or NAN (math.h) for the default. pi_calculate_gain: PyTorch's table where it
+ * has the activation, else the quadrature gain 1/sqrt(E[f(z)^2]). */
+pi_status pi_calculate_gain(const char* nonlinearity, double param, double* gain);
+pi_status pi_quadrature_gain(const char* nonlinearity, double param, double* gain);
+
+pi_status pi_variance_scaling(pi_context* ctx, const pi_tensor* t, pi_key key, double scale, pi_fan_mode mode,
+                              pi_distribution distribution, const pi_fan_layout* layout);
+pi_status pi_lecun_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, const pi_fan_layout* layout);
+pi_status pi_lecun_normal(pi_context* ctx, const pi_tensor* t, pi_key key, int32_t truncated,
+                          const pi_fan_layout* layout);
+pi_status pi_glorot_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, double gain,
+                            const pi_fan_layout* layout);
+pi_status pi_glorot_normal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t truncated,
+                           const pi_fan_layout* layout);
+/* nonlinearity NULL: "leaky_relu" (PyTorch's kaiming default, gain sqrt(2 / (1 + a^2))). */
+pi_status pi_he_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, double a, pi_fan_mode mode,
+                        const char* nonlinearity, const pi_fan_layout* layout);
+pi_status pi_he_normal(pi_context* ctx, const pi_tensor* t, pi_key key, double a, pi_fan_mode mode,
+                       const char* nonlinearity, int32_t truncated, const pi_fan_layout* layout);
+/* U(-1/sqrt(m), 1/sqrt(m)); fan_in > 0 overrides m (a bias given its weight's fan_in). */
+pi_status pi_fan_in_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t fan_in,
+                            const pi_fan_layout* layout);
+pi_status pi_eye(pi_context* ctx, const pi_tensor* t, double gain);
+pi_status pi_dirac(pi_context* ctx, const pi_tensor* t, int64_t groups, double gain);
+
+typedef enum {
+  PI_GATES_TORCH_LSTM = 0, /* i, f, g, o */
+  PI_GATES_TORCH_GRU,      /* r, z, n */
+  PI_GATES_KERAS_LSTM,     /* i, f, c, o */
+  PI_GATES_KERAS_GRU,      /* z, r, h */
+  PI_GATES_CUDNN_LSTM,     /* i, f, c, o, i', f', c', o' */
+  PI_GATES_CUDNN_GRU       /* r, z, n, r', z', n' */
+} pi_gate_layout;
+/* value in the forget (LSTM) / update (GRU) block, others elsewhere; gates along the last dimension. */
+pi_status pi_gate_bias(pi_context* ctx, const pi_tensor* t, pi_gate_layout layout, double value, double others);
+
+typedef enum { PI_OUTPUT_SOFTMAX = 0, PI_OUTPUT_SIGMOID, PI_OUTPUT_IDENTITY } pi_output_activation;
+/* softmax: log p (centered != 0: minus its mean); sigmoid: logit(p); identity: the means.
+ * n = the global element count of t. */
+pi_status pi_output_bias(pi_context* ctx, const pi_tensor* t, const double* stats, int64_t n,
+                         pi_output_activation activation, int32_t centered);
+
+typedef enum {
+  PI_SCALE_VARIANCE = 0,
+  PI_SCALE_PRECISION,
+  PI_SCALE_STD,
+  PI_SCALE_LOG_VARIANCE,
+  PI_SCALE_LOG_STD
+} pi_scale_parameter;
+/* From variances[k] (n = the global element count), or from variance 1 when variances is NULL. */
+pi_status pi_variance_parameter(pi_context* ctx, const pi_tensor* t, pi_scale_parameter kind,
+                                const double* variances, int64_t n);
+
 /* The stable name hash of DESIGN section 2: FNV-1a 64 of the bytes, then the SplitMix64 finalizer. */
 uint64_t pi_stream_for_name(const char* name);
 /* Host: out[k] = word (first_index + k) % 4 of Philox4x32-10 call (first_index + k) / 4 of key. */

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -192,6 +193,232 @@ void sparse(Context& ctx, const TensorView& t, Key key, SparseOptions opt = {});
 /// argument). The same as sparse() with unit_axis = 1 and k = rows - ceil(sparsity * rows).
 /// Errors: rank != 2, sparsity outside [0, 1], std not finite or <= 0.
 void sparse_fraction(Context& ctx, const TensorView& t, Key key, double sparsity, double std = 0.01);
+
+// ---- fans and gains (host computations) ----------------------------------------------------------
+
+/// Which fan a scheme divides by.
+enum class FanMode : int { fan_in = 0, fan_out = 1, fan_avg = 2 };
+
+/// Which axes of a weight hold its inputs and outputs. The receptive field is the product of the
+/// extents of every other axis except the batch axes (JAX's _compute_fans); fan_in = extent(in_axis)
+/// x receptive field, fan_out = extent(out_axis) x receptive field. Negative axes count from the end.
+/// The default is PyTorch's convention: (out, in, k...) weights, in_axis = 1, out_axis = 0.
+struct FanLayout {
+  int in_axis = 1;
+  int out_axis = 0;
+  int num_batch_axes = 0;
+  int batch_axes[kMaxRank] = {};  ///< the first num_batch_axes entries are used
+
+  /// PyTorch: Linear (out, in), Conv (out, in, k...). The default.
+  static FanLayout torch() noexcept { return FanLayout{}; }
+  /// JAX / TensorFlow: in_axis = -2, out_axis = -1, for (in, out) dense kernels and HWIO / DHWIO
+  /// convolution kernels, with optional batch axes (e.g. {0} for a stack of per-head matrices).
+  static FanLayout jax(std::initializer_list<int> batch_axes = {}) noexcept;
+};
+
+struct Fans {
+  std::int64_t fan_in = 0;
+  std::int64_t fan_out = 0;
+  std::int64_t receptive_field = 0;
+  /// fan_in, fan_out or (fan_in + fan_out) / 2.
+  double of(FanMode mode) const noexcept;
+};
+
+/// The fans of a weight, always from the global shape of a window. Errors: rank < 2 (PyTorch's rule;
+/// a bias has no fan), an axis out of range, in_axis == out_axis, a batch axis equal to either or
+/// repeated, more than rank - 2 batch axes.
+Fans compute_fans(const TensorView& t, const FanLayout& layout = {});
+
+/// The activations paraminit knows (PyTorch's names; see nonlinearity_from_name for aliases).
+enum class Nonlinearity : int {
+  linear = 0, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
+  sigmoid, tanh, relu, leaky_relu, selu,  // the end of PyTorch's calculate_gain table
+  elu, celu, gelu, gelu_tanh, silu, mish, softplus, softsign, hardtanh, relu6, hardswish, hardsigmoid,
+};
+/// "linear", "conv2d", "leaky_relu", "gelu_tanh", ... (the names nonlinearity_from_name accepts).
+const char* to_string(Nonlinearity nl) noexcept;
+/// The Nonlinearity of a name: every to_string name plus "identity" (linear), "swish" (silu),
+/// "gelu_erf" (gelu). Errors: an unknown name (the message lists the known ones).
+Nonlinearity nonlinearity_from_name(std::string_view name);
+
+/// Marks "no parameter given" in calculate_gain and quadrature_gain: the activation's default
+/// (leaky_relu negative_slope 0.01 as PyTorch's calculate_gain, elu/celu alpha 1, softplus beta 1).
+constexpr double kDefaultParam = std::numeric_limits<double>::quiet_NaN();
+
+/// The gain of torch.nn.init.calculate_gain where PyTorch defines one: linear and conv* 1,
+/// sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4. For the other
+/// activations (where PyTorch raises) it is quadrature_gain. `param` is leaky_relu's negative slope,
+/// elu/celu's alpha (> 0) or softplus's beta (> 0).
+/// Errors: a parameter for an activation that has none, or a non-finite or out-of-range parameter.
+double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
+
+/// 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1): the gain that keeps the second moment of a layer's output
+/// at that of its input. Computed by composite 20-point Gauss-Legendre quadrature on [-20, 20]
+/// (panels of 1/4 that split at every kink), accurate to ~1e-13. Values (default parameters):
+///   linear 1, relu 1.41421 (sqrt 2), leaky_relu(0.01) 1.41414, selu 1.00000 (PyTorch: 3/4),
+///   tanh 1.59254 (PyTorch: 5/3), sigmoid 1.84623 (PyTorch: 1), elu 1.24520, celu 1.24520,
+///   gelu 1.53353, gelu_tanh 1.53358, silu 1.67653, mish 1.48685, softplus 1.04187,
+///   softsign 2.33753, hardtanh 1.39204, relu6 1.41421, hardswish 1.73666, hardsigmoid 1.89784.
+/// (tests/gain_test.cpp checks each against an independent 30-digit integral.)
+double quadrature_gain(Nonlinearity nl, double param = kDefaultParam);
+
+// ---- the scheme catalog ----------------------------------------------------------------------------
+// Fan-based schemes compute a bound or a std from the global shape (FanLayout) and then run the
+// uniform / normal / trunc_normal fill with the same key: they give exactly the bits of that fill,
+// at its speed. A zero-size view is valid and writes nothing, but the fan a scheme divides by must
+// not be zero (a (5, 0) weight has fan_in 0: an error for fan_in modes).
+
+/// The three distributions of variance_scaling.
+enum class Distribution : int { uniform = 0, normal = 1, truncated_normal = 2 };
+
+/// JAX's truncated-normal correction: the std of N(0, 1) truncated to [-2, 2].
+constexpr double kTruncStdCorrection = 0.87962566103423978;
+
+struct VarianceScalingOptions {
+  double scale = 1.0;                                          ///< > 0
+  FanMode mode = FanMode::fan_in;
+  Distribution distribution = Distribution::truncated_normal;  ///< JAX's default
+  FanLayout fans = {};                                         ///< PyTorch's layout by default
+};
+/// jax.nn.initializers.variance_scaling: with n the chosen fan and v = scale / n,
+/// uniform: U(-sqrt(3 v), sqrt(3 v)); normal: N(0, v); truncated_normal: N(0, s^2) truncated to
+/// [-2 s, 2 s] with s = sqrt(v) / 0.87962566103423978, whose std is sqrt(v).
+/// Errors: scale not finite or <= 0, the fan errors of compute_fans, a zero fan.
+void variance_scaling(Context& ctx, const TensorView& t, Key key, const VarianceScalingOptions& opt = {});
+
+struct LecunOptions {
+  bool truncated = false;  ///< lecun_normal: JAX's / Keras's truncated normal (see variance_scaling)
+  FanLayout fans = {};
+};
+/// U(-sqrt(3 / fan_in), sqrt(3 / fan_in)) (LeCun 1998; JAX's lecun_uniform).
+void lecun_uniform(Context& ctx, const TensorView& t, Key key, const LecunOptions& opt = {});
+/// N(0, 1 / fan_in); with truncated = true, JAX's and Keras's lecun_normal.
+void lecun_normal(Context& ctx, const TensorView& t, Key key, const LecunOptions& opt = {});
+
+struct GlorotOptions {
+  double gain = 1.0;       ///< > 0, as torch.nn.init.xavier_*'s gain
+  bool truncated = false;  ///< glorot_normal: JAX's / Keras's truncated normal (then gain^2 is the scale)
+  FanLayout fans = {};
+};
+/// Glorot & Bengio 2010's normalized init, torch.nn.init.xavier_uniform_:
+/// U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)).
+void glorot_uniform(Context& ctx, const TensorView& t, Key key, const GlorotOptions& opt = {});
+/// torch.nn.init.xavier_normal_: N(0, gain^2 2 / (fan_in + fan_out)).
+void glorot_normal(Context& ctx, const TensorView& t, Key key, const GlorotOptions& opt = {});
+inline void xavier_uniform(Context& ctx, const TensorView& t, Key key, const GlorotOptions& opt = {}) {
+  glorot_uniform(ctx, t, key, opt);
+}
+inline void xavier_normal(Context& ctx, const TensorView& t, Key key, const GlorotOptions& opt = {}) {
+  glorot_normal(ctx, t, key, opt);
+}
+
+struct HeOptions {
+  double a = 0.0;  ///< leaky_relu's negative slope (used only when nonlinearity is leaky_relu)
+  FanMode mode = FanMode::fan_in;
+  Nonlinearity nonlinearity = Nonlinearity::leaky_relu;  ///< PyTorch's default: gain sqrt(2 / (1 + a^2))
+  bool truncated = false;  ///< he_normal: JAX's / Keras's truncated normal (then gain^2 is the scale)
+  FanLayout fans = {};
+};
+/// He et al. 2015, torch.nn.init.kaiming_uniform_: U(-b, b), b = gain sqrt(3 / fan), with
+/// gain = calculate_gain(nonlinearity, a) (quadrature_gain for activations beyond PyTorch's table).
+/// With a = sqrt(5) and the defaults it is PyTorch's Linear/Conv default weight init, which equals
+/// fan_in_uniform.
+void he_uniform(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {});
+/// torch.nn.init.kaiming_normal_: N(0, gain^2 / fan).
+void he_normal(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {});
+inline void kaiming_uniform(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {}) {
+  he_uniform(ctx, t, key, opt);
+}
+inline void kaiming_normal(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {}) {
+  he_normal(ctx, t, key, opt);
+}
+
+struct FanInUniformOptions {
+  std::int64_t fan_in = 0;  ///< > 0: use this fan_in (e.g. a bias with its weight's fan_in); 0: from the shape
+  FanLayout fans = {};
+};
+/// The textbook heuristic U(-1/sqrt(m), 1/sqrt(m)), m = fan_in (Goodfellow et al. 8.4). It is PyTorch's
+/// default init of Linear and Conv weights (kaiming_uniform_ with a = sqrt 5) and, given the weight's
+/// fan_in, of their biases. With fan_in given the tensor may have any rank.
+void fan_in_uniform(Context& ctx, const TensorView& t, Key key, const FanInUniformOptions& opt = {});
+
+/// constant(0) and constant(1).
+void zeros(Context& ctx, const TensorView& t);
+void ones(Context& ctx, const TensorView& t);
+
+/// A 2-D identity scaled by gain: element (i, j) = gain if i == j, else 0 (torch.nn.init.eye_ for
+/// gain 1; rectangular shapes keep min(rows, cols) ones). Errors: rank != 2, gain not finite.
+void eye(Context& ctx, const TensorView& t, double gain = 1.0);
+
+struct DiracOptions {
+  std::int64_t groups = 1;  ///< >= 1, divides dim 0
+  double gain = 1.0;
+};
+/// torch.nn.init.dirac_ (times gain) for a (out, in, k...) convolution weight of rank 3 to 5: in each
+/// of the groups, output channel g * out/groups + d has gain at input channel d, centre tap
+/// (k_s / 2 along every spatial dim), for d < min(out/groups, in); every other element is 0. The
+/// convolution then passes its input through. Errors: rank outside 3..5, groups < 1 or not dividing dim 0.
+void dirac(Context& ctx, const TensorView& t, const DiracOptions& opt = {});
+
+// ---- biases and extra parameters -------------------------------------------------------------------
+
+/// The ReLU bias of Goodfellow et al. 8.4: a small positive constant (0.1) so that units start active.
+constexpr double kReluBias = 0.1;
+inline void relu_bias(Context& ctx, const TensorView& t, double value = kReluBias) { constant(ctx, t, value); }
+
+/// How a recurrent layer stacks its gates in a bias vector (blocks of `hidden` elements).
+enum class GateLayout : int {
+  torch_lstm = 0,  ///< i, f, g, o              (torch.nn.LSTM bias_ih / bias_hh)
+  torch_gru = 1,   ///< r, z, n                 (torch.nn.GRU)
+  keras_lstm = 2,  ///< i, f, c, o              (keras.layers.LSTM)
+  keras_gru = 3,   ///< z, r, h                 (keras.layers.GRU)
+  cudnn_lstm = 4,  ///< i, f, c, o, i', f', c', o' (cuDNN: input-side biases, then recurrent-side)
+  cudnn_gru = 5,   ///< r, z, n, r', z', n'     (cuDNN)
+};
+
+struct GateBiasOptions {
+  GateLayout layout = GateLayout::torch_lstm;
+  double value = 1.0;   ///< for the forget gate (LSTM) or the update gate z (GRU: keeps the state)
+  double others = 0.0;  ///< for every other gate
+};
+/// The forget-gate bias of Gers et al. 2000 / Jozefowicz et al. 2015 in a gate-stacked bias: the
+/// last dimension is (number of blocks) x hidden; leading dimensions are independent stacks (layers,
+/// directions). Only the first forget / update block gets `value`, so in cuDNN's layout (and with
+/// PyTorch's two bias vectors b_ih + b_hh, if you fill b_hh with others) the sum the cell adds is
+/// `value`. Errors: rank < 1, last dimension not a positive multiple of the number of blocks,
+/// a value not finite or beyond the dtype's range.
+void gate_bias(Context& ctx, const TensorView& t, const GateBiasOptions& opt = {});
+
+/// The output layer's activation, inverted by output_bias.
+enum class OutputActivation : int { softmax = 0, sigmoid = 1, identity = 2 };
+
+struct OutputBiasOptions {
+  OutputActivation activation = OutputActivation::softmax;
+  bool centered = false;  ///< softmax: subtract the mean of log p (same softmax, zero-mean bias)
+};
+/// Output biases from the training set's marginal statistics (Goodfellow et al. 8.4), so that the
+/// untrained network predicts the marginals: softmax: b_k = log p_k (softmax(b) = p, logsumexp(b) = 0;
+/// centered: log p_k - mean_j log p_j), p_k in (0, 1), summing to 1 within 1e-3; sigmoid:
+/// b_k = logit(p_k) = log(p_k / (1 - p_k)), p_k in (0, 1) independently (multi-label); identity:
+/// b_k = stats[k] (the target means). `stats` holds one value per element of the global parameter
+/// (n = its element count; a window writes its own part). Values are computed in double, then
+/// rounded like constant(). On CUDA the values are copied from host memory with cudaMemcpyAsync on
+/// the context's stream, so this call is not allowed while the stream is being captured into a graph.
+/// Errors: stats null, n != the global element count, p outside (0, 1), a sum not 1, non-finite
+/// stats, a bias beyond the dtype's range.
+void output_bias(Context& ctx, const TensorView& t, const double* stats, std::int64_t n,
+                 const OutputBiasOptions& opt = {});
+
+/// How a variance-like extra parameter is stored.
+enum class ScaleParameter : int { variance = 0, precision = 1, std = 2, log_variance = 3, log_std = 4 };
+
+/// Variance or precision parameters (Goodfellow et al. 8.4): each element set from a variance v --
+/// v, 1/v, sqrt(v), log v or log(v)/2 -- with v = 1 when `variances` is null (n is then ignored)
+/// and v = variances[k] (the marginal variance of the k-th target) otherwise, one per element of the
+/// global parameter. Like output_bias, copied from the host on CUDA.
+/// Errors: n != the global element count, a variance not finite or <= 0, a value beyond the dtype's range.
+void variance_parameter(Context& ctx, const TensorView& t, ScaleParameter kind,
+                        const double* variances = nullptr, std::int64_t n = 0);
 
 /// The raw 32-bit words of a stream on the host: out[k] = word (first + k) % 4 of Philox call
 /// (first + k) / 4. For reproducing paraminit's values elsewhere.
