@@ -136,6 +136,39 @@ inline std::vector<SchemePair> scheme_pairs(std::int64_t fan_in) {
   return v;
 }
 
+// Orthogonal shapes of issue 5: CPU 2048^2 and 16384 x 1024 (automatic, and Householder forced for
+// comparison); GPU 8192^2 and 65536 x 4096.
+struct OrthoShape {
+  std::int64_t rows, cols;
+  paraminit::OrthogonalPath path;
+  const char* label;
+};
+inline std::vector<OrthoShape> orthogonal_shapes(bool gpu) {
+  using P = paraminit::OrthogonalPath;
+  if (gpu)
+    return {{8192, 8192, P::automatic, "8192x8192"}, {65536, 4096, P::automatic, "65536x4096"},
+            {65536, 4096, P::householder, "65536x4096 (householder forced)"}};
+  return {{2048, 2048, P::automatic, "2048x2048"}, {16384, 1024, P::automatic, "16384x1024"},
+          {16384, 1024, P::householder, "16384x1024 (householder forced)"}, {16384, 1024, P::cholesky_qr2, "16384x1024 (cholesky_qr2 forced)"}};
+}
+inline const char* path_name(paraminit::OrthogonalPath p) {
+  switch (p) {
+    case paraminit::OrthogonalPath::automatic: return "automatic";
+    case paraminit::OrthogonalPath::householder: return "householder";
+    case paraminit::OrthogonalPath::cholesky_qr: return "cholesky_qr";
+    case paraminit::OrthogonalPath::cholesky_qr2: return "cholesky_qr2";
+  }
+  return "?";
+}
+inline void print_ortho_row(const char* device, const OrthoShape& sh, const char* dtype, double s,
+                            const paraminit::OrthogonalInfo& info) {
+  char err[32] = "-";
+  if (info.orthogonality_error >= 0) std::snprintf(err, sizeof err, "%.2e", info.orthogonality_error);
+  std::printf("| %s | orthogonal | %s | %s | %.3f | %s | %d | %s |\n", device, dtype, sh.label, s, path_name(info.path),
+              info.cholesky_passes, err);
+  std::fflush(stdout);
+}
+
 inline const paraminit::DType kDTypes[] = {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16,
                                            paraminit::DType::bf16};
 

@@ -2,7 +2,7 @@
 // memset with the same threads on the CPU, cudaMemsetAsync on the GPU) and against cuRAND's
 // generators, in one run. The main job of the README.
 //
-//   paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R]
+//   paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R] [--no-orthogonal]
 //
 // Napkin math (this project's 2-core build machine): memset of 64 Mi f32 (256 MiB) with 2 threads
 // runs at ~15 GB/s = 3.7 G elem/s; a fill that computes one Philox call per 4 elements needs about
@@ -35,6 +35,8 @@ struct Options {
   std::int64_t elements = std::int64_t{1} << 26;  // 64 Mi
   int threads = 0;
   int reps = 7;
+  bool orthogonal = true;
+  int ortho_reps = 5;
 };
 
 Options parse(int argc, char** argv) {
@@ -52,8 +54,9 @@ Options parse(int argc, char** argv) {
     else if (a == "--elements") o.elements = std::stoll(next());
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--reps") o.reps = std::stoi(next());
+    else if (a == "--no-orthogonal") o.orthogonal = false;
     else {
-      std::fprintf(stderr, "usage: paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R]\n");
+      std::fprintf(stderr, "usage: paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R] [--no-orthogonal]\n");
       std::exit(a == "--help" || a == "-h" ? 0 : 2);
     }
   }
@@ -109,6 +112,18 @@ void cpu_table(const Options& o) {
       const auto [ts, tf] = pb::median_pair_seconds(o.reps, [&] { sp.run_scheme(ctx, v); }, [&] { sp.run_fill(ctx, v); });
       pb::print_row({"cpu", sp.scheme, "f32", m, bytes, ts, limit[0]});
       pb::print_row({"cpu", std::string(sp.fill) + " (its fill; scheme/fill " + pb::ratio_text(ts, tf) + ")", "f32", m, bytes, tf, limit[0]});
+    }
+  }
+  // The orthogonal family: whole-call seconds (draw + QR + store), the path chosen, against
+  // torch.nn.init.orthogonal_ in peers.py (issue 5: no slower at 2048^2, 2x faster at 16384 x 1024).
+  if (o.orthogonal && paraminit::lapack_built()) {
+    std::printf("\n| device | orthogonal | dtype | shape | median s | path | passes | measured max|QtQ-I| |\n");
+    std::printf("|---|---|---|---|---:|---|---:|---:|\n");
+    for (const auto& sh : pb::orthogonal_shapes(false)) {
+      const auto v = paraminit::TensorView::of(p, DType::f32, {sh.rows, sh.cols});
+      paraminit::OrthogonalInfo info;
+      const double s = pb::median_seconds(o.ortho_reps, [&] { info = paraminit::orthogonal(ctx, v, paraminit::Key{1, 2}, {1.0, sh.path}); });
+      pb::print_ortho_row("cpu", sh, "f32", s, info);
     }
   }
 #if defined(PARAMINIT_WITH_CUDA)

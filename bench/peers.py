@@ -32,6 +32,41 @@ def row(device, what, dtype, n, bytes_per, sec):
           f"{n * bytes_per / sec / 1e9:.2f} | - |", flush=True)
 
 
+ORTHO_SHAPES = {"cpu": ((2048, 2048), (16384, 1024)), "cuda": ((8192, 8192), (65536, 4096))}
+
+
+def ortho_header(title):
+    print(f"\n{title}")
+    print("| device | orthogonal | dtype | shape | median s |")
+    print("|---|---|---|---|---:|")
+
+
+def orthogonal_numpy(reps):
+    """PyTorch's algorithm in NumPy (its bundled LAPACK): normal draw, QR, sign of diag(R)."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    ortho_header(f"Orthogonal peers: numpy {np.__version__} (median of 3)")
+    for rows, cols in ORTHO_SHAPES["cpu"]:
+        def run():
+            a = rng.standard_normal((rows, cols), dtype=np.float32)
+            if rows < cols:
+                a = a.T
+            q, r = np.linalg.qr(a)
+            q *= np.sign(np.diag(r))
+            return q.T if rows < cols else q
+        print(f"| cpu | numpy qr + sign | f32 | {rows}x{cols} | {timed(run, 3):.3f} |", flush=True)
+
+
+def orthogonal_torch(torch, device):
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    ortho_header(f"Orthogonal peers: torch {torch.__version__} nn.init.orthogonal_ (median of 3, "
+                 f"{torch.get_num_threads()} threads)")
+    for rows, cols in ORTHO_SHAPES[device]:
+        w = torch.empty(rows, cols, device=device)
+        sec = timed(lambda: torch.nn.init.orthogonal_(w), 3, sync)
+        print(f"| {device} | torch nn.init.orthogonal_ | f32 | {rows}x{cols} | {sec:.3f} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--elements", type=int, default=1 << 26)
@@ -53,11 +88,13 @@ def main():
                 timed(lambda: rng.standard_normal(out=out, dtype=np.float32), a.reps))
         except ImportError:
             print("| cpu | numpy | - | - | not installed | | | |")
+        orthogonal_numpy(a.reps)
     try:
         import torch
     except ImportError:
         print(f"| {a.device} | torch | - | - | not installed | | | |")
         return
+    orthogonal_torch(torch, a.device)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if a.device == "cuda" else None
     w = torch.empty(4096, 4096, device=dev)

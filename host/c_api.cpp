@@ -288,7 +288,10 @@ pi_status pi_fan_in_uniform(pi_context* ctx, const pi_tensor* t, pi_key key, int
 }
 
 pi_status pi_eye(pi_context* ctx, const pi_tensor* t, double gain) {
-  return guarded([&] { paraminit::eye(ctx->ctx, to_view("pi_eye", ctx, t), gain); });
+  return guarded([&] {
+    const auto v = to_view("pi_eye", ctx, t);
+    paraminit::eye(ctx->ctx, v, gain);
+  });
 }
 
 pi_status pi_dirac(pi_context* ctx, const pi_tensor* t, int64_t groups, double gain) {
@@ -318,6 +321,41 @@ pi_status pi_variance_parameter(pi_context* ctx, const pi_tensor* t, pi_scale_pa
   return guarded([&] {
     const auto v = to_view("pi_variance_parameter", ctx, t);
     paraminit::variance_parameter(ctx->ctx, v, static_cast<paraminit::ScaleParameter>(kind), variances, n);
+  });
+}
+
+pi_status pi_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain) {
+  return pi_orthogonal_ex(ctx, t, key, gain, PI_ORTHO_AUTOMATIC, 0);
+}
+
+pi_status pi_orthogonal_ex(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, pi_orthogonal_path path,
+                           int32_t batch_dims) {
+  return guarded([&] {
+    const auto v = to_view("pi_orthogonal", ctx, t);
+    paraminit::OrthogonalOptions o;
+    o.gain = gain;
+    o.path = static_cast<paraminit::OrthogonalPath>(path);
+    o.batch_dims = batch_dims;
+    paraminit::orthogonal(ctx->ctx, v, to_key(key), o);
+  });
+}
+
+uint64_t pi_batch_stream(uint64_t stream, uint64_t k) { return paraminit::batch_stream(stream, k); }
+
+pi_status pi_delta_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t allow_even) {
+  return guarded([&] {
+    const auto v = to_view("pi_delta_orthogonal", ctx, t);
+    paraminit::DeltaOrthogonalOptions o;
+    o.gain = gain;
+    o.allow_even = allow_even != 0;
+    paraminit::delta_orthogonal(ctx->ctx, v, to_key(key), o);
+  });
+}
+
+pi_status pi_orthogonalize(pi_context* ctx, const pi_tensor* t, double gain) {
+  return guarded([&] {
+    const auto v = to_view("pi_orthogonalize", ctx, t);
+    paraminit::orthogonalize(ctx->ctx, v, gain);
   });
 }
 

@@ -17,6 +17,8 @@ struct ContextImpl {
   int device = -1;
   void* stream = nullptr;              // cudaStream_t
   std::unique_ptr<ThreadPool> pool;    // CPU contexts
+  std::shared_ptr<void> linalg;        // CUDA: cuSOLVER / cuBLAS handles and the grow-only workspace
+                                       // of the orthogonal family (kernels/orthogonal.cu), made on first use
 };
 
 [[noreturn]] void fail(Status code, const std::string& message);

@@ -99,7 +99,7 @@ void glorot(Context& c, const TensorView& t, Key key, const GlorotOptions& o, bo
   const double n = chosen_fan(t, o.fans, FanMode::fan_avg, fn);
   const Fans f = compute_fans_checked(t, o.fans, fn);
   // torch.nn.init.xavier_*: std = gain * sqrt(2 / (fan_in + fan_out))
-  const double std_ = o.gain * std::sqrt(2.0 / static_cast<double>(f.fan_in + f.fan_out));
+  const double std_ = o.gain * std::sqrt(2.0 / (static_cast<double>(f.fan_in) + static_cast<double>(f.fan_out)));
   pytorch_or_truncated(ctx, t, geo, key, uniform, o.truncated, std_, o.gain * o.gain, n, fn);
 }
 

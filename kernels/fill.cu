@@ -11,18 +11,13 @@
 #include <string>
 
 #include "../host/internal.hpp"
+#include "cuda_util.cuh"
 #include "launch.hpp"
 #include "sparse.hpp"
 
 namespace paraminit {
 namespace kernels {
 namespace {
-
-// Tuning policy: a plain struct (CUB's habit).
-struct FillPolicy {
-  static constexpr int kThreads = 256;
-  static constexpr int kBlocksPerSm = 16;
-};
 
 // Calls per 16-byte vector store, and the vector type.
 template <class Out> struct Vec;
@@ -131,84 +126,6 @@ __global__ void __launch_bounds__(FillPolicy::kThreads)
     const std::uint64_t run = l / geo.run_len;
     store(data + l, fn(geo.global_base + run * geo.global_stride + (l - run * geo.run_len)));
   }
-}
-
-// Makes `device` current for the launch and afterwards restores exactly the caller's current
-// context (through the driver's cuCtxGetCurrent / cuCtxSetCurrent, looked up at run time so that
-// nothing links libcuda). Restoring with cudaSetDevice instead would create a primary context on
-// the caller's device (GPU 0 in one-process-per-GPU jobs that never chose one).
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device) {
-    int current = -1;
-    check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current == device) return;
-    const DriverCtx& drv = driver_ctx();
-    switched_ = true;
-    have_prev_ = drv.get != nullptr && drv.get(&prev_) == 0;
-    prev_device_ = current;
-    check(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~DeviceGuard() {
-    if (!switched_) return;
-    if (have_prev_)
-      (void)driver_ctx().set(prev_);
-    else
-      (void)cudaSetDevice(prev_device_);
-  }
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
-  static void check(cudaError_t err, const char* call) {
-    if (err != cudaSuccess)
-      ::paraminit::detail::fail(Status::device, std::string("paraminit: ") + call + ": " + cudaGetErrorName(err) +
-                                       ": " + cudaGetErrorString(err));
-  }
-
- private:
-  using GetCurrent = int (*)(void**);  // CUresult cuCtxGetCurrent(CUcontext*)
-  using SetCurrent = int (*)(void*);   // CUresult cuCtxSetCurrent(CUcontext)
-  struct DriverCtx {
-    GetCurrent get = nullptr;
-    SetCurrent set = nullptr;
-  };
-  static const DriverCtx& driver_ctx() {
-    static const DriverCtx fns = [] {
-      DriverCtx f;
-      void* g = nullptr;
-      void* s = nullptr;
-      if (cudaGetDriverEntryPointByVersion("cuCtxGetCurrent", &g, 12000, cudaEnableDefault, nullptr) == cudaSuccess &&
-          cudaGetDriverEntryPointByVersion("cuCtxSetCurrent", &s, 12000, cudaEnableDefault, nullptr) == cudaSuccess &&
-          g != nullptr && s != nullptr) {
-        f.get = reinterpret_cast<GetCurrent>(g);
-        f.set = reinterpret_cast<SetCurrent>(s);
-      } else {
-        (void)cudaGetLastError();
-      }
-      return f;
-    }();
-    return fns;
-  }
-
-  bool switched_ = false, have_prev_ = false;
-  void* prev_ = nullptr;
-  int prev_device_ = 0;
-};
-
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess)
-    ::paraminit::detail::fail(Status::device, std::string("paraminit: launching ") + what + ": " +
-                                     cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
-}
-
-unsigned grid_for(int device, std::uint64_t items) {
-  int sms = 0;
-  DeviceGuard::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-                     "cudaDeviceGetAttribute(MultiProcessorCount)");
-  const std::uint64_t cap = static_cast<std::uint64_t>(sms) * FillPolicy::kBlocksPerSm;
-  const std::uint64_t need = (items + FillPolicy::kThreads - 1) / FillPolicy::kThreads;
-  return static_cast<unsigned>(need < cap ? need : cap);
 }
 
 }  // namespace

@@ -109,6 +109,24 @@ int main(void) {
   CHECK(pi_variance_parameter(ctx, &out_bias, PI_SCALE_LOG_STD, NULL, 0) == PI_OK);
   CHECK(ob[0] == 0.0f && ob[1] == 0.0f);
 
+  /* Orthogonal: (6, 5) has orthonormal columns times the gain. */
+  CHECK(pi_orthogonal(ctx, &t, key, 2.0) == PI_OK);
+  for (int a = 0; a < 5; ++a)
+    for (int b = 0; b < 5; ++b) {
+      double s = 0;
+      for (int r = 0; r < 6; ++r) s += (double)w[r * 5 + a] * w[r * 5 + b];
+      CHECK(fabs(s - (a == b ? 4.0 : 0.0)) < 1e-5);
+    }
+  CHECK(pi_orthogonal_ex(ctx, &t, key, 1.0, PI_ORTHO_CHOLESKY_QR2, 1) == PI_ERR_INVALID_ARGUMENT); /* rank 2 < 1 + 2 */
+  CHECK(pi_orthogonal(ctx, &t, key, NAN) == PI_ERR_INVALID_ARGUMENT);
+  CHECK(pi_orthogonalize(ctx, &t, 1.0) == PI_OK);
+  CHECK(pi_batch_stream(7, 0) != pi_batch_stream(7, 1));
+  float conv[4 * 2 * 3];
+  const int64_t cshape[3] = {4, 2, 3};
+  pi_tensor ct = pi_tensor_make(conv, PI_F32, 3, cshape);
+  CHECK(pi_delta_orthogonal(ctx, &ct, key, 1.0, 0) == PI_OK);
+  for (int i = 0; i < 24; ++i) CHECK(i % 3 == 1 || conv[i] == 0.0f);
+
   /* Errors: a status and a message naming the problem; nothing written. */
   w[0] = 7.0f;
   CHECK(pi_uniform(ctx, &t, key, 1.0, -1.0) == PI_ERR_INVALID_ARGUMENT);

@@ -257,4 +257,76 @@ TEST(Gpu, HostValueFillsRefuseGraphCapture) {
   cudaStreamDestroy(s);
 }
 
+// The orthogonal family on the GPU: the same Gaussian bits, cuSOLVER / cuBLAS rounding: GPU == CPU
+// within a tolerance (QR's backward error times the conditioning; entries ~1/sqrt(n)), and the
+// orthogonality bound of paraminit.hpp on the GPU's own result.
+TEST(Gpu, OrthogonalAgreesWithCpu) {
+  REQUIRE_GPU();
+  Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  struct C {
+    std::vector<std::int64_t> shape;
+    paraminit::OrthogonalPath path;
+    int batch_dims;
+  };
+  const C cases[] = {{{256, 256}, paraminit::OrthogonalPath::automatic, 0}, {{2048, 128}, paraminit::OrthogonalPath::automatic, 0},
+                     {{128, 2048}, paraminit::OrthogonalPath::automatic, 0}, {{2048, 128}, paraminit::OrthogonalPath::householder, 0},
+                     {{300, 100}, paraminit::OrthogonalPath::cholesky_qr2, 0}, {{64, 32, 3, 3}, paraminit::OrthogonalPath::automatic, 0},
+                     {{6, 64, 64}, paraminit::OrthogonalPath::automatic, 1}};
+  for (const C& c : cases)
+    for (DType t : kAllDTypes) {
+      TensorView v = TensorView::of(nullptr, t, {});
+      v.rank = static_cast<int>(c.shape.size());
+      for (int d = 0; d < v.rank; ++d) v.shape[d] = c.shape[d];
+      const std::size_t n = static_cast<std::size_t>(v.numel()), es = paraminit::dtype_size(t);
+      DeviceBuffer d(n * es);
+      std::vector<unsigned char> got(n * es), want(n * es);
+      paraminit::OrthogonalOptions o;
+      o.gain = 1.5;
+      o.path = c.path;
+      o.batch_dims = c.batch_dims;
+      TensorView gv = v, cv = v;
+      gv.data = d.p;
+      cv.data = want.data();
+      paraminit::orthogonal(gpu, gv, Key{12, 34}, o);
+      ASSERT_EQ(cudaMemcpy(got.data(), d.p, n * es, cudaMemcpyDeviceToHost), cudaSuccess);
+      paraminit::orthogonal(cpu, cv, Key{12, 34}, o);
+      Buffer g(t, n), w(t, n);
+      std::memcpy(g.data(), got.data(), n * es);
+      std::memcpy(w.data(), want.data(), n * es);
+      const double tol = t == DType::f64 ? 1e-10 : t == DType::f32 ? 5e-4 : t == DType::f16 ? 5e-3 : 3e-2;
+      for (std::size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(g.at(i), w.at(i), tol * 1.5) << paraminit::to_string(t) << " element " << i << " shape[0] " << c.shape[0];
+    }
+}
+
+TEST(Gpu, OrthogonalWindowsDeltaAndOrthogonalize) {
+  REQUIRE_GPU();
+  Context gpu = Context::cuda(0);
+  const std::int64_t rows = 96, cols = 40;
+  DeviceBuffer whole(rows * cols * 4), part(rows * 10 * 4);
+  paraminit::orthogonal(gpu, TensorView::of(whole.p, DType::f32, {rows, cols}), Key{1, 2});
+  paraminit::orthogonal(gpu, TensorView::of(part.p, DType::f32, {rows, 10}).window(1, 17, cols), Key{1, 2});
+  std::vector<float> a(rows * cols), b(rows * 10);
+  CUDA_OK(cudaMemcpy(a.data(), whole.p, a.size() * 4, cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(b.data(), part.p, b.size() * 4, cudaMemcpyDeviceToHost));
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < 10; ++c) ASSERT_EQ(b[r * 10 + c], a[r * cols + 17 + c]);
+  // delta-orthogonal: zeros except the centre tap.
+  DeviceBuffer k(32 * 16 * 9 * 4);
+  paraminit::delta_orthogonal(gpu, TensorView::of(k.p, DType::f32, {32, 16, 3, 3}), Key{3, 3});
+  std::vector<float> kh(32 * 16 * 9);
+  CUDA_OK(cudaMemcpy(kh.data(), k.p, kh.size() * 4, cudaMemcpyDeviceToHost));
+  for (std::size_t i = 0; i < kh.size(); ++i)
+    if (i % 9 != 4) ASSERT_EQ(kh[i], 0.0f) << i;
+  // orthogonalize: Gram-Schmidt of (3, 4), (1, 2).
+  const double w[] = {3, 1, 4, 2};
+  DeviceBuffer m(sizeof w);
+  CUDA_OK(cudaMemcpy(m.p, w, sizeof w, cudaMemcpyHostToDevice));
+  paraminit::orthogonalize(gpu, TensorView::of(m.p, DType::f64, {2, 2}));
+  double q[4];
+  CUDA_OK(cudaMemcpy(q, m.p, sizeof q, cudaMemcpyDeviceToHost));
+  const double want[] = {0.6, -0.8, 0.8, 0.6};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(q[i], want[i], 1e-14);
+}
+
 }  // namespace

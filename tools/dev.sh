@@ -17,6 +17,11 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 [ -f /usr/include/gtest/gtest.h ] || need+=(libgtest-dev)
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)   # LAPACK for the CPU orthogonal family
+# The main job's peers (bench/peers.py): NumPy and Debian's PyTorch; PARAMINIT_PEERS=0 skips them.
+if [ "$mode" = main ] && [ "${PARAMINIT_PEERS:-1}" != 0 ] && ! /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
+  need+=(python3-torch)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   echo "dev.sh: installing ${need[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -33,7 +38,13 @@ cmake --build "$build_dir" -j "$jobs"
 
 if [ "$mode" = main ]; then
   "$build_dir/bench/paraminit_bench"
-  if command -v python3 >/dev/null 2>&1; then python3 bench/peers.py || true; fi
+  if [ "${PARAMINIT_PEERS:-1}" != 0 ]; then
+    py=python3  # the interpreter that has torch (Debian's python3-torch lives in /usr/bin/python3)
+    for cand in python3 /usr/bin/python3; do
+      if command -v "$cand" >/dev/null 2>&1 && "$cand" -c "import torch" >/dev/null 2>&1; then py="$cand"; break; fi
+    done
+    if command -v "$py" >/dev/null 2>&1; then "$py" bench/peers.py || true; fi
+  fi
 else
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
 fi

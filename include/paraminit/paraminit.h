@@ -142,6 +142,24 @@ typedef enum {
 pi_status pi_variance_parameter(pi_context* ctx, const pi_tensor* t, pi_scale_parameter kind,
                                 const double* variances, int64_t n);
 
+/* ---- the orthogonal family (semantics: paraminit.hpp) ---- */
+typedef enum {
+  PI_ORTHO_AUTOMATIC = 0, /* CholeskyQR where rows/cols >= 4 (or the inverse), else Householder */
+  PI_ORTHO_HOUSEHOLDER,
+  PI_ORTHO_CHOLESKY_QR,   /* one pass, measured; a second pass or Householder when the bound is missed */
+  PI_ORTHO_CHOLESKY_QR2
+} pi_orthogonal_path;
+/* Rows = dim 0, cols = the rest; Haar distributed (sign of diag R), transposed when rows < cols. */
+pi_status pi_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain);
+/* batch_dims leading dims index independent matrices (stream of matrix k: pi_batch_stream). */
+pi_status pi_orthogonal_ex(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, pi_orthogonal_path path,
+                           int32_t batch_dims);
+uint64_t pi_batch_stream(uint64_t stream, uint64_t k);
+/* (out, in, k...) with in <= out: the centre tap orthogonal, the rest 0. allow_even != 0 accepts even kernels. */
+pi_status pi_delta_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t allow_even);
+/* In place: the orthogonal factor (positive diag R) of the tensor's own values, times gain. */
+pi_status pi_orthogonalize(pi_context* ctx, const pi_tensor* t, double gain);
+
 /* The stable name hash of DESIGN section 2: FNV-1a 64 of the bytes, then the SplitMix64 finalizer. */
 uint64_t pi_stream_for_name(const char* name);
 /* Host: out[k] = word (first_index + k) % 4 of Philox4x32-10 call (first_index + k) / 4 of key. */

@@ -125,6 +125,8 @@ class Context {
 /// Whether this build of paraminit has the CUDA backend, and how many devices it sees (0 without).
 bool cuda_built() noexcept;
 int cuda_device_count() noexcept;
+/// Whether this build has LAPACK (the CPU orthogonal family; without it CPU calls report Status::unsupported).
+bool lapack_built() noexcept;
 
 // ---- fills ---------------------------------------------------------------------------------------
 // Common rules: the view is validated first (null data with non-zero size, rank, extents, window,
@@ -249,7 +251,8 @@ constexpr double kDefaultParam = std::numeric_limits<double>::quiet_NaN();
 /// sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4. For the other
 /// activations (where PyTorch raises) it is quadrature_gain. `param` is leaky_relu's negative slope,
 /// elu/celu's alpha (> 0) or softplus's beta (> 0).
-/// Errors: a parameter for an activation that has none, or a non-finite or out-of-range parameter.
+/// Errors: a parameter for an activation that has none (PyTorch ignores it silently; here it is
+/// taken to be a mistake), or a non-finite or out-of-range parameter.
 double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
 
 /// 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1): the gain that keeps the second moment of a layer's output
@@ -321,8 +324,9 @@ struct HeOptions {
 };
 /// He et al. 2015, torch.nn.init.kaiming_uniform_: U(-b, b), b = gain sqrt(3 / fan), with
 /// gain = calculate_gain(nonlinearity, a) (quadrature_gain for activations beyond PyTorch's table).
-/// With a = sqrt(5) and the defaults it is PyTorch's Linear/Conv default weight init, which equals
-/// fan_in_uniform.
+/// With a = sqrt(5) and the defaults it is PyTorch's Linear/Conv default weight init: the distribution
+/// of fan_in_uniform (the same bits in f32/f16/bf16; in f64 the bound differs in its last bit, as
+/// sqrt(3) sqrt(1/3) != 1 in double).
 void he_uniform(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {});
 /// torch.nn.init.kaiming_normal_: N(0, gain^2 / fan).
 void he_normal(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {});
@@ -385,7 +389,9 @@ struct GateBiasOptions {
 /// last dimension is (number of blocks) x hidden; leading dimensions are independent stacks (layers,
 /// directions). Only the first forget / update block gets `value`, so in cuDNN's layout (and with
 /// PyTorch's two bias vectors b_ih + b_hh, if you fill b_hh with others) the sum the cell adds is
-/// `value`. Errors: rank < 1, last dimension not a positive multiple of the number of blocks,
+/// `value`. Keras's GRU with reset_after (its default) keeps a (2, 3 units) bias whose row 1 is the
+/// recurrent bias: fill row 0 only (a window of dim 0), or every row gets `value`.
+/// Errors: rank < 1, last dimension not a multiple of the number of blocks (0 is an empty bias),
 /// a value not finite or beyond the dtype's range.
 void gate_bias(Context& ctx, const TensorView& t, const GateBiasOptions& opt = {});
 
@@ -419,6 +425,79 @@ enum class ScaleParameter : int { variance = 0, precision = 1, std = 2, log_vari
 /// Errors: n != the global element count, a variance not finite or <= 0, a value beyond the dtype's range.
 void variance_parameter(Context& ctx, const TensorView& t, ScaleParameter kind,
                         const double* variances = nullptr, std::int64_t n = 0);
+
+// ---- the orthogonal family -------------------------------------------------------------------------
+// Saxe et al. 2013: an orthogonal weight scaled by a gain keeps the norm of activations and gradients
+// through very deep networks. A weight of rank >= 2 is a matrix of rows = dim 0 and cols = the product
+// of the other dims (PyTorch's flattening); with batch_dims = b, dims [0, b) index independent matrices
+// and the matrix dims start at b.
+//
+// Unlike the element-wise fills, these need the whole matrix: a window of an orthogonal parameter
+// computes the whole Q (of each matrix the window touches) and keeps its part, so windows still equal
+// the whole, bit for bit, at the cost of the whole factorization on every shard.
+// Values: a Gaussian matrix is drawn with normal() (mean 0, std 1) in the work precision (f32 for
+// f32/f16/bf16 outputs, f64 for f64) with the call's key (batched: with the stream of matrix k,
+// batch_stream(key.stream, k)), so the CPU and the GPU start from the same bits; its QR's Q, with each
+// column multiplied by the sign of R's diagonal (so Q is Haar distributed), transposed when rows < cols
+// (orthonormal rows), times gain, rounded to the output dtype. The QR itself is rounded differently by
+// LAPACK and cuSOLVER: CPU and GPU results agree to a tolerance, not bitwise.
+// Guarantee (checked by tests/orthogonal_test.cpp): max |Q^T Q - I| <= 1e-5 sqrt(n) in f32 work,
+// 1e-13 sqrt(n) in f64, for n = min(rows, cols).
+
+/// How Q is computed.
+enum class OrthogonalPath : int {
+  automatic = 0,    ///< cholesky_qr where rows/cols >= 4 (or cols/rows >= 4), else householder
+  householder = 1,  ///< LAPACK / cuSOLVER geqrf + orgqr, sign of diag(R) applied
+  cholesky_qr = 2,  ///< CholeskyQR, then the measured loss of orthogonality decides: done, a second pass, or householder
+  cholesky_qr2 = 3, ///< two CholeskyQR passes, unmeasured (falls back to householder only if Cholesky fails)
+};
+
+struct OrthogonalOptions {
+  double gain = 1.0;  ///< finite; Q is multiplied by it
+  OrthogonalPath path = OrthogonalPath::automatic;
+  int batch_dims = 0;  ///< leading dims that index independent matrices (e.g. 1 for (heads, d, d))
+};
+
+/// What a call did (for the worst matrix of a batch).
+struct OrthogonalInfo {
+  OrthogonalPath path = OrthogonalPath::householder;  ///< householder, cholesky_qr or cholesky_qr2 as run
+  int cholesky_passes = 0;
+  double orthogonality_error = -1;  ///< measured max |Q^T Q - I| before the gain (-1: not measured)
+};
+
+/// The stream of matrix k of a batch: the SplitMix64 finalizer of stream + (k + 1) 0x9E3779B97F4A7C15.
+std::uint64_t batch_stream(std::uint64_t stream, std::uint64_t k) noexcept;
+
+/// Orthogonal initialization (torch.nn.init.orthogonal_ semantics, on the library's own Gaussian bits).
+/// CPU: LAPACK (OpenBLAS) sgeqrf/sorgqr or the BLAS CholeskyQR; CUDA: cuSOLVER / cuBLAS on the
+/// context's stream with a workspace the context keeps (grow-only); cuSOLVER's info and the
+/// CholeskyQR decision are read back, so a CUDA call synchronizes the context's stream (documented
+/// exception of DESIGN section 6).
+/// Errors: rank < batch_dims + 2, batch_dims < 0, gain not finite or beyond the dtype's range,
+/// Status::numerical when a factorization fails (never for Gaussian input in practice).
+OrthogonalInfo orthogonal(Context& ctx, const TensorView& t, Key key, const OrthogonalOptions& opt = {});
+
+struct DeltaOrthogonalOptions {
+  double gain = 1.0;
+  bool allow_even = false;  ///< even kernel sizes: false = error; true = the tap at k / 2, as JAX and dirac
+  OrthogonalPath path = OrthogonalPath::automatic;
+};
+/// Delta-orthogonal for a (out, in, k...) convolution weight of rank 3 to 5 with in <= out (Xiao et al.
+/// 2018, JAX's delta_orthogonal in PyTorch's layout): every tap is 0 except the centre one
+/// (k_s / 2 along each spatial dim), which is orthogonal() of the (out, in) matrix (orthonormal
+/// columns, so the convolution is an isometry at initialization), times gain.
+/// Errors: rank outside 3..5, in > out, an even kernel size unless allow_even, gain not finite.
+OrthogonalInfo delta_orthogonal(Context& ctx, const TensorView& t, Key key, const DeltaOrthogonalOptions& opt = {});
+
+/// Replaces an existing weight W (rows = dim 0, cols = the rest) by gain times the orthogonal factor
+/// of its QR with a positive diagonal of R -- what Gram-Schmidt orthogonalization of W's columns
+/// (rows >= cols) or rows (rows < cols) gives -- keeping the orientation. Works in f64 for every dtype;
+/// `automatic` means Householder here (an arbitrary weight may be ill-conditioned).
+/// Errors: a window (the whole weight is needed), rank < 2, non-finite entries, a numerically rank
+/// deficient W (Status::numerical when min |R_jj| / max |R_jj| < 2 max(rows, cols) 2^-52, or
+/// 2 max(rows, cols) 2^-26 on a forced Cholesky path: its Q is not determined by W), gain not finite.
+OrthogonalInfo orthogonalize(Context& ctx, const TensorView& t, double gain = 1.0,
+                             OrthogonalPath path = OrthogonalPath::automatic);
 
 /// The raw 32-bit words of a stream on the host: out[k] = word (first + k) % 4 of Philox call
 /// (first + k) / 4. For reproducing paraminit's values elsewhere.
