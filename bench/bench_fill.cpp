@@ -7,6 +7,7 @@
 // Napkin math (this project's 2-core build machine): memset of 64 Mi f32 (256 MiB) with 2 threads
 // runs at ~15 GB/s = 3.7 G elem/s; a fill that computes one Philox call per 4 elements needs about
 // 25 integer vector instructions per call, so uniform can reach ~1.5-2.5 G elem/s on 2 AVX2 cores.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -67,7 +68,8 @@ void cpu_table(const Options& o) {
   paraminit::Context ctx = paraminit::Context::cpu(o.threads);
   const int threads = ctx.threads();
   const std::int64_t n = o.elements;
-  std::vector<std::uint64_t> buf(static_cast<std::size_t>(n));  // room for n f64
+  // Room for n f64, and for the fixed-size rows (4096^2 sparse, 16384 x 1024 orthogonal).
+  std::vector<std::uint64_t> buf(std::max<std::size_t>(static_cast<std::size_t>(n), std::size_t{1} << 24));
   void* p = buf.data();
 
   // The limit: memset of the same bytes, split over the same number of threads.
