@@ -1,5 +1,7 @@
 // The CUDA context and the pointer checks. Built with and without CUDA: without it, CUDA contexts
 // are unsupported and every pointer is taken to be host memory.
+#include <algorithm>
+#include <functional>
 #include <string>
 
 #include "internal.hpp"
@@ -81,6 +83,48 @@ void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char*
                                        std::to_string(attr.device) +
                                        " but the context is a CPU context");
   }
+}
+
+// Double-buffered pinned staging: chunk k is produced into buffer k % 2 while the copy of chunk
+// k - 1 runs; an event per buffer says when it may be reused.
+void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t bytes,
+                           const std::function<void(void*, std::uint64_t, std::uint64_t)>& produce, const char* fn) {
+  constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
+  const auto s = static_cast<cudaStream_t>(ctx.stream);
+  auto check = [&](cudaError_t e, const char* call) {
+    if (e != cudaSuccess) fail(Status::device, std::string(fn) + ": " + cuda_msg(call, e));
+  };
+  int prev = -1;
+  check(cudaGetDevice(&prev), "cudaGetDevice");
+  check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  struct Staging {
+    void* p[2] = {nullptr, nullptr};
+    cudaEvent_t done[2] = {nullptr, nullptr};
+    int prev_device;
+    ~Staging() {
+      for (int i = 0; i < 2; ++i) {
+        if (done[i] != nullptr) (void)cudaEventDestroy(done[i]);
+        if (p[i] != nullptr) (void)cudaFreeHost(p[i]);
+      }
+      (void)cudaSetDevice(prev_device);
+    }
+  } st;
+  st.prev_device = prev;
+  const std::uint64_t chunk = std::min(kChunk, bytes);
+  for (int i = 0; i < 2; ++i) {
+    check(cudaHostAlloc(&st.p[i], static_cast<std::size_t>(chunk), cudaHostAllocDefault), "cudaHostAlloc");
+    check(cudaEventCreateWithFlags(&st.done[i], cudaEventDisableTiming), "cudaEventCreate");
+  }
+  for (std::uint64_t off = 0, k = 0; off < bytes; off += chunk, ++k) {
+    const int b = static_cast<int>(k % 2);
+    const std::uint64_t n = std::min(chunk, bytes - off);
+    check(cudaEventSynchronize(st.done[b]), "cudaEventSynchronize");  // the copy that last used buffer b
+    produce(st.p[b], off, n);
+    check(cudaMemcpyAsync(static_cast<char*>(dst) + off, st.p[b], static_cast<std::size_t>(n), cudaMemcpyHostToDevice, s),
+          "cudaMemcpyAsync");
+    check(cudaEventRecord(st.done[b], s), "cudaEventRecord");
+  }
+  check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
 }
 
 #else  // !PARAMINIT_WITH_CUDA

@@ -49,11 +49,5 @@ void index_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo, Make
   });
 }
 
-// The view's shape with the window's global extent: the shape fans and structure come from.
-inline void global_shape(const TensorView& t, std::int64_t (&shape)[kMaxRank]) {
-  for (int d = 0; d < kMaxRank; ++d) shape[d] = d < t.rank ? t.shape[d] : 0;
-  if (t.window_dim >= 0 && t.window_dim < t.rank) shape[t.window_dim] = t.global_extent;
-}
-
 }  // namespace detail
 }  // namespace paraminit

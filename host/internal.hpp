@@ -29,6 +29,12 @@ struct ContextImpl {
 // `fn` names the public function in messages ("paraminit::uniform").
 Geometry check_view(const ContextImpl& ctx, const TensorView& t, const char* fn);
 
+// The view's shape with the window's global extent: the shape fans and structure come from.
+inline void global_shape(const TensorView& t, std::int64_t (&shape)[kMaxRank]) {
+  for (int d = 0; d < kMaxRank; ++d) shape[d] = d < t.rank ? t.shape[d] : 0;
+  if (t.window_dim >= 0 && t.window_dim < t.rank) shape[t.window_dim] = t.global_extent;
+}
+
 // Values representable in a dtype, as doubles.
 double dtype_max(DType t);                      // largest finite value
 double round_to_dtype(double x, DType t);      // f16/bf16: through fp32, then nearest even

@@ -18,6 +18,7 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 [ -f /usr/include/gtest/gtest.h ] || need+=(libgtest-dev)
 dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)   # LAPACK for the CPU orthogonal family
+[ -f /usr/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)    # safetensors headers, model specs
 # The main job's peers (bench/peers.py): NumPy and Debian's PyTorch; PARAMINIT_PEERS=0 skips them.
 if [ "$mode" = main ] && [ "${PARAMINIT_PEERS:-1}" != 0 ] && ! /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
   need+=(python3-torch)
@@ -29,11 +30,21 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 
+# The Python check of our safetensors files needs Python's safetensors package (from PyPI; the test
+# is skipped without it).
+py_args=()
+if command -v python3 >/dev/null 2>&1; then
+  py_args=(-DPython3_EXECUTABLE="$(command -v python3)")
+  if [ "$mode" = test ] && ! python3 -c "import safetensors, numpy" >/dev/null 2>&1; then
+    python3 -m pip install -q safetensors numpy >/dev/null 2>&1 || echo "dev.sh: pip install safetensors failed; its test will be skipped" >&2
+  fi
+fi
+
 if [ -z "${CMAKE_CUDA_COMPILER:-}" ] && ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
   export PATH="/usr/local/cuda/bin:$PATH"
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DPARAMINIT_CUDA="${PARAMINIT_CUDA:-AUTO}" >/dev/null
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DPARAMINIT_CUDA="${PARAMINIT_CUDA:-AUTO}" "${py_args[@]}" >/dev/null
 cmake --build "$build_dir" -j "$jobs"
 
 if [ "$mode" = main ]; then

@@ -1,0 +1,423 @@
+// safetensors, read and written by the library (include/paraminit/safetensors.hpp). The reader
+// treats the file as untrusted: every length and offset is checked against the file before use, the
+// JSON is parsed by nlohmann::json (which rejects invalid UTF-8) with a callback that catches
+// duplicate names, and data is read with pread into memory the caller sized from validated shapes.
+#include "paraminit/safetensors.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_set>
+
+#include "../kernels/dists.hpp"
+#include "internal.hpp"
+#include "params.hpp"
+
+namespace paraminit {
+namespace detail {
+namespace {
+
+[[noreturn]] void io_fail(const std::string& where_, const std::string& what) {
+  fail(Status::io, "paraminit safetensors: " + where_ + ": " + what);
+}
+
+struct DTypeName {
+  const char* name;
+  unsigned size;
+  bool readable;
+  DType dtype;
+};
+constexpr DTypeName kDTypes[] = {
+    {"F32", 4, true, DType::f32},    {"F64", 8, true, DType::f64},    {"F16", 2, true, DType::f16},
+    {"BF16", 2, true, DType::bf16},  {"BOOL", 1, false, DType::f32},  {"U8", 1, false, DType::f32},
+    {"I8", 1, false, DType::f32},    {"F8_E5M2", 1, false, DType::f32}, {"F8_E4M3", 1, false, DType::f32},
+    {"I16", 2, false, DType::f32},   {"U16", 2, false, DType::f32},   {"I32", 4, false, DType::f32},
+    {"U32", 4, false, DType::f32},   {"I64", 8, false, DType::f32},   {"U64", 8, false, DType::f32},
+};
+
+const char* file_dtype(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::f16: return "F16";
+    case DType::bf16: return "BF16";
+  }
+  return "?";
+}
+
+struct Parsed {
+  std::vector<SafetensorsTensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+std::uint64_t read_le64(const unsigned char* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// The header JSON against a data section of `data_size` bytes.
+Parsed parse_header(std::string_view json, std::uint64_t data_size, const std::string& where_) {
+  std::unordered_set<std::string> names;
+  std::string duplicate;
+  auto callback = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+    if (depth == 1 && ev == nlohmann::json::parse_event_t::key && duplicate.empty()) {
+      const std::string& k = parsed.get_ref<const std::string&>();
+      if (!names.insert(k).second) duplicate = k;
+    }
+    return true;
+  };
+  nlohmann::json h;
+  try {
+    h = nlohmann::json::parse(json.begin(), json.end(), callback);
+  } catch (const nlohmann::json::exception& e) {
+    io_fail(where_, std::string("the header is not valid JSON (") + e.what() + ")");
+  }
+  if (!duplicate.empty()) io_fail(where_, "the tensor name \"" + duplicate + "\" appears twice");
+  if (!h.is_object()) io_fail(where_, "the header is not a JSON object");
+  Parsed out;
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    const std::string& name = it.key();
+    const nlohmann::json& v = it.value();
+    if (name == "__metadata__") {
+      if (!v.is_object()) io_fail(where_, "__metadata__ is not an object");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        if (!m.value().is_string()) io_fail(where_, "__metadata__[\"" + m.key() + "\"] is not a string");
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string at = "tensor \"" + name + "\"";
+    if (name.empty()) io_fail(where_, "a tensor has an empty name");
+    if (!v.is_object()) io_fail(where_, at + " is not an object");
+    const auto dt = v.find("dtype"), sh = v.find("shape"), off = v.find("data_offsets");
+    if (dt == v.end() || !dt->is_string()) io_fail(where_, at + " has no string \"dtype\"");
+    if (sh == v.end() || !sh->is_array()) io_fail(where_, at + " has no array \"shape\"");
+    if (off == v.end() || !off->is_array() || off->size() != 2) io_fail(where_, at + " has no [begin, end] \"data_offsets\"");
+    SafetensorsTensor t;
+    t.name = name;
+    t.dtype_name = dt->get<std::string>();
+    const DTypeName* d = nullptr;
+    for (const auto& k : kDTypes)
+      if (t.dtype_name == k.name) d = &k;
+    if (d == nullptr) io_fail(where_, at + " has the unknown dtype \"" + t.dtype_name + "\"");
+    t.readable = d->readable;
+    t.dtype = d->dtype;
+    if (sh->size() > 64) io_fail(where_, at + " has " + std::to_string(sh->size()) + " dimensions");
+    std::uint64_t count = 1;
+    bool overflow = false;
+    for (const auto& e : *sh) {
+      if (!e.is_number_unsigned()) io_fail(where_, at + " has a shape entry that is not a non-negative integer");
+      const std::uint64_t x = e.get<std::uint64_t>();
+      if (x > static_cast<std::uint64_t>(INT64_MAX)) io_fail(where_, at + " has an extent beyond 2^63");
+      t.shape.push_back(static_cast<std::int64_t>(x));
+      overflow = overflow || (x != 0 && count > UINT64_MAX / x);
+      count = overflow ? count : count * x;
+    }
+    for (const auto& e : *off)
+      if (!e.is_number_unsigned()) io_fail(where_, at + " has a data offset that is not a non-negative integer");
+    t.begin = (*off)[0].get<std::uint64_t>();
+    t.end = (*off)[1].get<std::uint64_t>();
+    if (t.begin > t.end) io_fail(where_, at + " has data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "] with begin > end");
+    if (t.end > data_size)
+      io_fail(where_, at + " ends at byte " + std::to_string(t.end) + " of a data section of " + std::to_string(data_size) + " bytes");
+    const bool any_zero = std::find(t.shape.begin(), t.shape.end(), 0) != t.shape.end();
+    if (!any_zero && (overflow || count > UINT64_MAX / d->size))
+      io_fail(where_, at + "'s byte size overflows 64 bits");
+    const std::uint64_t bytes = any_zero ? 0 : count * d->size;
+    if (t.end - t.begin != bytes)
+      io_fail(where_, at + " holds " + std::to_string(t.end - t.begin) + " bytes but " + t.dtype_name + " x " +
+                          std::to_string(any_zero ? 0 : count) + " elements need " + std::to_string(bytes));
+    out.tensors.push_back(std::move(t));
+  }
+  // The tensors must tile [0, data_size) exactly, as the reference implementation requires.
+  std::sort(out.tensors.begin(), out.tensors.end(), [](const SafetensorsTensor& a, const SafetensorsTensor& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t at = 0;
+  for (const auto& t : out.tensors) {
+    if (t.begin < at) io_fail(where_, "tensor \"" + t.name + "\" overlaps the tensor before it (bytes " + std::to_string(t.begin) + " < " + std::to_string(at) + ")");
+    if (t.begin > at) io_fail(where_, "bytes [" + std::to_string(at) + ", " + std::to_string(t.begin) + ") of the data section belong to no tensor");
+    at = t.end;
+  }
+  if (at != data_size)
+    io_fail(where_, "the data section has " + std::to_string(data_size) + " bytes but the tensors end at " + std::to_string(at));
+  return out;
+}
+
+// Reads exactly n bytes at offset off (EINTR and short reads handled).
+void pread_all(int fd, void* dst, std::uint64_t n, std::uint64_t off, const std::string& where_) {
+  auto* p = static_cast<unsigned char*>(dst);
+  while (n > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, std::uint64_t{1} << 30));
+    const ssize_t got = ::pread(fd, p, want, static_cast<off_t>(off));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) io_fail(where_, std::string("read failed: ") + std::strerror(errno));
+    if (got == 0) io_fail(where_, "the file ended early (truncated?)");
+    p += got;
+    off += static_cast<std::uint64_t>(got);
+    n -= static_cast<std::uint64_t>(got);
+  }
+}
+
+void pwrite_all(int fd, const void* src, std::uint64_t n, std::uint64_t off, const std::string& where_) {
+  const auto* p = static_cast<const unsigned char*>(src);
+  while (n > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, std::uint64_t{1} << 30));
+    const ssize_t put = ::pwrite(fd, p, want, static_cast<off_t>(off));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) io_fail(where_, std::string("write failed: ") + std::strerror(errno));
+    p += put;
+    off += static_cast<std::uint64_t>(put);
+    n -= static_cast<std::uint64_t>(put);
+  }
+}
+
+// n elements of dtype `from` at src -> dtype `to` at dst (host memory).
+void convert(const void* src, DType from, void* dst, DType to, std::uint64_t n) {
+  if (from == to) {
+    std::memcpy(dst, src, n * dtype_size(from));
+    return;
+  }
+  for_dtype(from, [&](auto ftag) {
+    using F = decltype(ftag);
+    const F* s = static_cast<const F*>(src);
+    for_dtype(to, [&](auto ttag) {
+      using O = decltype(ttag);
+      using C = typename kernels::ComputeType<O>::type;
+      O* d = static_cast<O*>(dst);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        double v;
+        if constexpr (std::is_same_v<F, kernels::f16_t>) v = kernels::f16_to_f32(s[i].bits);
+        else if constexpr (std::is_same_v<F, kernels::bf16_t>) v = kernels::bf16_to_f32(s[i].bits);
+        else v = static_cast<double>(s[i]);
+        kernels::store(d + i, static_cast<C>(v));
+      }
+    });
+  });
+}
+
+}  // namespace
+
+// CUDA side (host/cuda_backend.cpp): copies `bytes` to device memory at dst, produced chunk by chunk
+// into pinned staging memory by produce(staging, offset, n).
+void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t bytes,
+                           const std::function<void(void*, std::uint64_t, std::uint64_t)>& produce, const char* fn);
+
+}  // namespace detail
+
+std::int64_t SafetensorsTensor::numel() const noexcept {
+  std::int64_t n = 1;
+  for (auto e : shape) n *= e;
+  return n;
+}
+
+struct SafetensorsReader::Impl {
+  std::string path;
+  int fd = -1;
+  std::uint64_t data_start = 0;
+  detail::Parsed parsed;
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+SafetensorsReader::SafetensorsReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SafetensorsReader::SafetensorsReader(SafetensorsReader&&) noexcept = default;
+SafetensorsReader& SafetensorsReader::operator=(SafetensorsReader&&) noexcept = default;
+SafetensorsReader::~SafetensorsReader() = default;
+
+namespace {
+// The common checks of open() and validate() on the first bytes; returns the header length.
+std::uint64_t header_length(const unsigned char* first8, std::uint64_t size, const SafetensorsLimits& lim,
+                            const std::string& where_) {
+  const std::uint64_t n = detail::read_le64(first8);
+  if (n > lim.max_header_bytes)
+    detail::io_fail(where_, "the header claims " + std::to_string(n) + " bytes, over the limit of " +
+                                std::to_string(lim.max_header_bytes));
+  if (n > size - 8)
+    detail::io_fail(where_, "the header claims " + std::to_string(n) + " bytes but the file has " + std::to_string(size - 8) +
+                                " after the length");
+  return n;
+}
+}  // namespace
+
+SafetensorsReader SafetensorsReader::open(const std::string& path, SafetensorsLimits lim) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (impl->fd < 0) detail::io_fail(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(impl->fd, &st) != 0) detail::io_fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) detail::io_fail(path, "not a regular file");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < 8) detail::io_fail(path, "the file has " + std::to_string(size) + " bytes, fewer than the 8 of the header length");
+  unsigned char len[8];
+  detail::pread_all(impl->fd, len, 8, 0, path);
+  const std::uint64_t n = header_length(len, size, lim, path);
+  std::string json(static_cast<std::size_t>(n), '\0');
+  detail::pread_all(impl->fd, json.data(), n, 8, path);
+  impl->data_start = 8 + n;
+  impl->parsed = detail::parse_header(json, size - 8 - n, path);
+  return SafetensorsReader(std::move(impl));
+}
+
+void SafetensorsReader::validate(const void* bytes, std::size_t size, SafetensorsLimits lim) {
+  const std::string where_ = "<memory>";
+  if (size < 8) detail::io_fail(where_, "the file has " + std::to_string(size) + " bytes, fewer than the 8 of the header length");
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  const std::uint64_t n = header_length(p, size, lim, where_);
+  (void)detail::parse_header(std::string_view(reinterpret_cast<const char*>(p + 8), static_cast<std::size_t>(n)), size - 8 - n, where_);
+}
+
+const std::vector<SafetensorsTensor>& SafetensorsReader::tensors() const noexcept { return impl_->parsed.tensors; }
+const std::map<std::string, std::string>& SafetensorsReader::metadata() const noexcept { return impl_->parsed.metadata; }
+const std::string& SafetensorsReader::path() const noexcept { return impl_->path; }
+const SafetensorsTensor* SafetensorsReader::find(std::string_view name) const noexcept {
+  for (const auto& t : impl_->parsed.tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+void SafetensorsReader::read(Context& c, std::string_view name, const TensorView& dst) const {
+  using namespace detail;
+  const char* fn = "paraminit::SafetensorsReader::read";
+  auto& ctx = c.impl();
+  const SafetensorsTensor* t = find(name);
+  if (t == nullptr) fail(Status::invalid_argument, where(fn) + "no tensor \"" + std::string(name) + "\" in " + impl_->path);
+  if (!t->readable)
+    fail(Status::unsupported, where(fn) + "tensor \"" + t->name + "\" has dtype " + t->dtype_name + ", which paraminit does not load");
+  const Geometry geo = check_view(ctx, dst, fn);
+  std::int64_t shape[kMaxRank];
+  global_shape(dst, shape);
+  bool same = static_cast<std::size_t>(dst.rank) == t->shape.size();
+  for (int d = 0; same && d < dst.rank; ++d) same = shape[d] == t->shape[static_cast<std::size_t>(d)];
+  if (!same) {
+    std::string s = "(";
+    for (std::size_t d = 0; d < t->shape.size(); ++d) s += (d ? ", " : "") + std::to_string(t->shape[d]);
+    fail(Status::invalid_argument, where(fn) + "tensor \"" + t->name + "\" has shape " + s + ") in the file; the view's (global) shape differs");
+  }
+  if (geo.numel == 0) return;
+  const std::uint64_t fes = dtype_size(t->dtype), des = dtype_size(dst.dtype);
+  const std::uint64_t base = impl_->data_start + t->begin;
+  constexpr std::uint64_t kChunkElems = (std::uint64_t{64} << 20) / 8;  // 64 MiB of the widest dtype
+  std::vector<unsigned char> tmp;
+  // Local elements [l, l + n) of the view, all in one run: global elements g...
+  auto produce = [&](void* out, std::uint64_t local0, std::uint64_t n) {
+    std::uint64_t done = 0;
+    while (done < n) {
+      const std::uint64_t l = local0 + done, run = l / geo.run_len, off = l % geo.run_len;
+      const std::uint64_t k = std::min(n - done, geo.run_len - off);
+      const std::uint64_t g = geo.global_base + run * geo.global_stride + off;
+      unsigned char* o = static_cast<unsigned char*>(out) + done * des;
+      if (t->dtype == dst.dtype) {
+        pread_all(impl_->fd, o, k * fes, base + g * fes, impl_->path);
+      } else {
+        tmp.resize(static_cast<std::size_t>(k * fes));
+        pread_all(impl_->fd, tmp.data(), k * fes, base + g * fes, impl_->path);
+        convert(tmp.data(), t->dtype, o, dst.dtype, k);
+      }
+      done += k;
+    }
+  };
+#if defined(PARAMINIT_WITH_CUDA)
+  if (ctx.cuda) {
+    cuda_stream_to_device(ctx, dst.data, geo.numel * des,
+                          [&](void* staging, std::uint64_t byte_off, std::uint64_t bytes) { produce(staging, byte_off / des, bytes / des); },
+                          fn);
+    return;
+  }
+#endif
+  for (std::uint64_t l = 0; l < geo.numel; l += kChunkElems)
+    produce(static_cast<unsigned char*>(dst.data) + l * des, l, std::min(kChunkElems, geo.numel - l));
+}
+
+// ---- writer ------------------------------------------------------------------------------------------
+
+struct SafetensorsWriter::Impl {
+  std::string path;
+  int fd = -1;
+  std::uint64_t data_start = 0;
+  struct Slot {
+    std::uint64_t begin, bytes;
+    bool written = false;
+  };
+  std::map<std::string, Slot, std::less<>> slots;
+  ~Impl() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<Decl>& tensors,
+                                     const std::map<std::string, std::string>& metadata)
+    : impl_(std::make_unique<Impl>()) {
+  using namespace detail;
+  nlohmann::ordered_json h = nlohmann::ordered_json::object();
+  if (!metadata.empty()) {
+    nlohmann::ordered_json m = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : metadata) m[k] = v;
+    h["__metadata__"] = m;
+  }
+  std::uint64_t at = 0;
+  for (const Decl& d : tensors) {
+    if (d.name.empty() || d.name == "__metadata__")
+      fail(Status::invalid_argument, "paraminit::SafetensorsWriter: invalid tensor name \"" + d.name + "\"");
+    if (impl_->slots.count(d.name) != 0)
+      fail(Status::invalid_argument, "paraminit::SafetensorsWriter: the tensor name \"" + d.name + "\" is declared twice");
+    std::uint64_t n = 1;
+    for (auto e : d.shape) {
+      if (e < 0) fail(Status::invalid_argument, "paraminit::SafetensorsWriter: tensor \"" + d.name + "\" has a negative extent");
+      n *= static_cast<std::uint64_t>(e);
+    }
+    const std::uint64_t bytes = n * dtype_size(d.dtype);
+    h[d.name] = {{"dtype", file_dtype(d.dtype)}, {"shape", d.shape}, {"data_offsets", {at, at + bytes}}};
+    impl_->slots[d.name] = Impl::Slot{at, bytes};
+    at += bytes;
+  }
+  std::string json = h.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // pad: the data section starts 8-byte aligned
+  impl_->path = path;
+  impl_->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (impl_->fd < 0) io_fail(path, std::string("cannot create: ") + std::strerror(errno));
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(json.size()) >> (8 * i));
+  pwrite_all(impl_->fd, len, 8, 0, path);
+  pwrite_all(impl_->fd, json.data(), json.size(), 8, path);
+  impl_->data_start = 8 + json.size();
+  if (::ftruncate(impl_->fd, static_cast<off_t>(impl_->data_start + at)) != 0)
+    io_fail(path, std::string("cannot size the file: ") + std::strerror(errno));
+}
+
+SafetensorsWriter::SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
+SafetensorsWriter::~SafetensorsWriter() = default;
+
+void SafetensorsWriter::write(std::string_view name, const void* data) {
+  auto it = impl_->slots.find(name);
+  if (it == impl_->slots.end())
+    detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: \"" + std::string(name) + "\" was not declared");
+  if (impl_->fd < 0) detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: the file is closed");
+  if (it->second.bytes > 0 && data == nullptr)
+    detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: data is null");
+  detail::pwrite_all(impl_->fd, data, it->second.bytes, impl_->data_start + it->second.begin, impl_->path);
+  it->second.written = true;
+}
+
+void SafetensorsWriter::close() {
+  for (const auto& [name, slot] : impl_->slots)
+    if (!slot.written)
+      detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was never written");
+  if (impl_->fd >= 0 && ::close(impl_->fd) != 0) {
+    impl_->fd = -1;
+    detail::io_fail(impl_->path, std::string("close failed: ") + std::strerror(errno));
+  }
+  impl_->fd = -1;
+}
+
+}  // namespace paraminit
