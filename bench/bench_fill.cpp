@@ -148,7 +148,9 @@ void cpu_table(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace paraminit_bench {
+// The table; argv[0] is the command's name ("paraminit_bench" or "bench" under the paraminit program).
+int bench_main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   const bool gpu = o.device == "cuda" || (o.device == "auto" && paraminit::cuda_device_count() > 0);
   if (gpu) {
@@ -162,3 +164,4 @@ int main(int argc, char** argv) {
   cpu_table(o);
   return 0;
 }
+}  // namespace paraminit_bench

@@ -5,6 +5,7 @@
 #include "paraminit/safetensors.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -342,16 +343,25 @@ void SafetensorsReader::read(Context& c, std::string_view name, const TensorView
 // ---- writer ------------------------------------------------------------------------------------------
 
 struct SafetensorsWriter::Impl {
-  std::string path;
+  std::string path, tmp;
   int fd = -1;
+  bool closed = false;
   std::uint64_t data_start = 0;
   struct Slot {
     std::uint64_t begin, bytes;
     bool written = false;
   };
   std::map<std::string, Slot, std::less<>> slots;
+  void* mapping = nullptr;
+  std::uint64_t file_bytes = 0;
+  void unmap() {
+    if (mapping != nullptr) ::munmap(mapping, static_cast<std::size_t>(file_bytes));
+    mapping = nullptr;
+  }
   ~Impl() {
+    unmap();
     if (fd >= 0) ::close(fd);
+    if (!closed && !tmp.empty()) ::unlink(tmp.c_str());  // never closed: no output
   }
 };
 
@@ -365,8 +375,14 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
     for (const auto& [k, v] : metadata) m[k] = v;
     h["__metadata__"] = m;
   }
+  // Data laid out by element size, largest first (then in declared order), as the reference
+  // implementation does: every tensor then starts aligned to its element size.
+  std::vector<const Decl*> order;
+  for (const Decl& d : tensors) order.push_back(&d);
+  std::stable_sort(order.begin(), order.end(), [](const Decl* a, const Decl* b) { return dtype_size(a->dtype) > dtype_size(b->dtype); });
   std::uint64_t at = 0;
-  for (const Decl& d : tensors) {
+  for (const Decl* dp : order) {
+    const Decl& d = *dp;
     if (d.name.empty() || d.name == "__metadata__")
       fail(Status::invalid_argument, "paraminit::SafetensorsWriter: invalid tensor name \"" + d.name + "\"");
     if (impl_->slots.count(d.name) != 0)
@@ -383,16 +399,20 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
   }
   std::string json = h.dump();
   json.append((8 - json.size() % 8) % 8, ' ');  // pad: the data section starts 8-byte aligned
+  // Written to a temporary name and renamed over `path` by close(): readers never see a half-written
+  // file, and a failed initialization leaves the previous file in place.
   impl_->path = path;
-  impl_->fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (impl_->fd < 0) io_fail(path, std::string("cannot create: ") + std::strerror(errno));
+  impl_->tmp = path + ".tmp." + std::to_string(::getpid());
+  impl_->fd = ::open(impl_->tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (impl_->fd < 0) io_fail(impl_->tmp, std::string("cannot create: ") + std::strerror(errno));
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<std::uint64_t>(json.size()) >> (8 * i));
-  pwrite_all(impl_->fd, len, 8, 0, path);
-  pwrite_all(impl_->fd, json.data(), json.size(), 8, path);
+  pwrite_all(impl_->fd, len, 8, 0, impl_->tmp);
+  pwrite_all(impl_->fd, json.data(), json.size(), 8, impl_->tmp);
   impl_->data_start = 8 + json.size();
+  impl_->file_bytes = impl_->data_start + at;
   if (::ftruncate(impl_->fd, static_cast<off_t>(impl_->data_start + at)) != 0)
-    io_fail(path, std::string("cannot size the file: ") + std::strerror(errno));
+    io_fail(impl_->tmp, std::string("cannot size the file: ") + std::strerror(errno));
 }
 
 SafetensorsWriter::SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
@@ -405,19 +425,38 @@ void SafetensorsWriter::write(std::string_view name, const void* data) {
   if (impl_->fd < 0) detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: the file is closed");
   if (it->second.bytes > 0 && data == nullptr)
     detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: data is null");
-  detail::pwrite_all(impl_->fd, data, it->second.bytes, impl_->data_start + it->second.begin, impl_->path);
+  detail::pwrite_all(impl_->fd, data, it->second.bytes, impl_->data_start + it->second.begin, impl_->tmp);
   it->second.written = true;
+}
+
+void* SafetensorsWriter::map(std::string_view name) {
+  auto it = impl_->slots.find(name);
+  if (it == impl_->slots.end())
+    detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::map: \"" + std::string(name) + "\" was not declared");
+  if (impl_->fd < 0) detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::map: the file is closed");
+  it->second.written = true;
+  if (it->second.bytes == 0) return nullptr;
+  if (impl_->mapping == nullptr) {
+    void* m = ::mmap(nullptr, static_cast<std::size_t>(impl_->file_bytes), PROT_READ | PROT_WRITE, MAP_SHARED, impl_->fd, 0);
+    if (m == MAP_FAILED) detail::io_fail(impl_->tmp, std::string("mmap failed: ") + std::strerror(errno));
+    impl_->mapping = m;
+  }
+  return static_cast<unsigned char*>(impl_->mapping) + impl_->data_start + it->second.begin;
 }
 
 void SafetensorsWriter::close() {
   for (const auto& [name, slot] : impl_->slots)
     if (!slot.written)
       detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was never written");
+  impl_->unmap();  // dirty pages reach the file through the page cache; close() does not wait for the disk
   if (impl_->fd >= 0 && ::close(impl_->fd) != 0) {
     impl_->fd = -1;
-    detail::io_fail(impl_->path, std::string("close failed: ") + std::strerror(errno));
+    detail::io_fail(impl_->tmp, std::string("close failed: ") + std::strerror(errno));
   }
   impl_->fd = -1;
+  if (::rename(impl_->tmp.c_str(), impl_->path.c_str()) != 0)
+    detail::io_fail(impl_->path, std::string("cannot rename ") + impl_->tmp + " to it: " + std::strerror(errno));
+  impl_->closed = true;
 }
 
 }  // namespace paraminit

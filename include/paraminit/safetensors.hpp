@@ -80,15 +80,21 @@ class SafetensorsWriter {
     DType dtype;
     std::vector<std::int64_t> shape;
   };
-  /// Creates `path` (truncating it). Errors: duplicate or empty names, negative extents,
-  /// Status::io when the file cannot be written.
+  /// Writes to `path`.tmp.<pid>, renamed to `path` by close() (a writer destroyed before close()
+  /// removes it, leaving any previous `path` untouched). Errors: duplicate or empty names, negative
+  /// extents, Status::io when the file cannot be written.
   SafetensorsWriter(const std::string& path, const std::vector<Decl>& tensors,
                     const std::map<std::string, std::string>& metadata = {});
   SafetensorsWriter(SafetensorsWriter&&) noexcept;
   ~SafetensorsWriter();
   /// Writes tensor `name`'s bytes (its dtype size x element count) from host memory.
   void write(std::string_view name, const void* data);
-  /// Checks that every tensor was written and closes the file. Errors: a tensor not written.
+  /// Tensor `name`'s bytes inside the file, mapped into memory (MAP_SHARED; the whole file is mapped
+  /// on the first call): fill them in place and the file gets them without a copy. Marks the tensor
+  /// written. Valid until close(). nullptr for an empty tensor.
+  void* map(std::string_view name);
+  /// Checks that every tensor was written, closes the file and renames it to its path.
+  /// Errors: a tensor not written, Status::io.
   void close();
 
  private:
