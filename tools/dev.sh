@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # paraminit's two set-up commands (see README):
-#   tools/dev.sh main   build (installing missing Debian packages), then run the throughput table
+#   tools/dev.sh main   build (installing missing Debian packages), then run the main job: paraminit init
+#                       of the default model, paraminit load of it, the throughput table and its peers
 #   tools/dev.sh test   build, then run every test (CTest; GPU tests skip without a device)
 # Environment: BUILD_DIR (default build), PARAMINIT_CUDA (AUTO|ON|OFF, default AUTO), JOBS.
 set -euo pipefail
@@ -48,7 +49,12 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DPARAMINIT_CUDA="${PARAMI
 cmake --build "$build_dir" -j "$jobs"
 
 if [ "$mode" = main ]; then
-  "$build_dir/bench/paraminit_bench"
+  # The main job: the built-in default model (GPT-2 small + conv net + LSTM) initialized into a
+  # safetensors file with one checked row per parameter, that file loaded back, then the throughput
+  # table of every fill and dtype and the peers.
+  "$build_dir/paraminit" init --out "$build_dir/paraminit_model.safetensors" --compare-fills
+  "$build_dir/paraminit" load "$build_dir/paraminit_model.safetensors"
+  "$build_dir/paraminit" bench
   if [ "${PARAMINIT_PEERS:-1}" != 0 ]; then
     py=python3  # the interpreter that has torch (Debian's python3-torch lives in /usr/bin/python3)
     for cand in python3 /usr/bin/python3; do
