@@ -1,0 +1,377 @@
+// Data-driven scale (include/paraminit/calibrate.hpp): forward and backward of a dense-layer stack on
+// a minibatch with BLAS sgemm in f32, LSUV, and the random-walk gain.
+//
+// Layouts (row-major, the storage of every view): h (batch, in), W (out, in), z (batch, out).
+// Column-major BLAS sees them transposed: z^T (out x batch) = W (out x in) h^T = sgemm('T', 'N', out,
+// batch, in, W^T as stored (ld in), h^T (ld in)); the gradient g_in (batch, in) = dz W, i.e.
+// g_in^T (in x batch) = W^T (in x out) dz^T = sgemm('N', 'N', in, batch, out, W^T (ld in), dz^T (ld out)).
+#include "paraminit/calibrate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../kernels/dists.hpp"
+#include "internal.hpp"
+#include "params.hpp"
+
+#if defined(PARAMINIT_WITH_LAPACK)
+extern "C" void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k, const float* alpha,
+                       const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+                       const int* ldc);
+#endif
+
+namespace paraminit {
+namespace detail {
+namespace {
+
+using Mat = std::vector<float>;
+
+// z (batch x out) = h (batch x in) W^T (+ b).
+void forward_gemm(const Mat& h, const Mat& w, const Mat* b, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& z) {
+  z.assign(static_cast<std::size_t>(batch * out), 0.0f);
+#if defined(PARAMINIT_WITH_LAPACK)
+  const int m = static_cast<int>(out), n = static_cast<int>(batch), k = static_cast<int>(in);
+  const float one = 1, zero = 0;
+  sgemm_("T", "N", &m, &n, &k, &one, w.data(), &k, h.data(), &k, &zero, z.data(), &m);
+#else
+  (void)h, (void)w, (void)in;
+#endif
+  if (b != nullptr)
+    for (std::int64_t r = 0; r < batch; ++r)
+      for (std::int64_t c = 0; c < out; ++c) z[static_cast<std::size_t>(r * out + c)] += (*b)[static_cast<std::size_t>(c)];
+}
+
+// g_in (batch x in) = dz (batch x out) W (out x in).
+void backward_gemm(const Mat& dz, const Mat& w, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& g_in) {
+  g_in.assign(static_cast<std::size_t>(batch * in), 0.0f);
+#if defined(PARAMINIT_WITH_LAPACK)
+  const int m = static_cast<int>(in), n = static_cast<int>(batch), k = static_cast<int>(out);
+  const float one = 1, zero = 0;
+  sgemm_("N", "N", &m, &n, &k, &one, w.data(), &m, dz.data(), &k, &zero, g_in.data(), &m);
+#else
+  (void)dz, (void)w, (void)out;
+#endif
+}
+
+float act(Activation a, float x, float slope) {
+  switch (a) {
+    case Activation::identity: return x;
+    case Activation::relu: return x > 0 ? x : 0.0f;
+    case Activation::leaky_relu: return x > 0 ? x : slope * x;
+    case Activation::tanh: return std::tanh(x);
+    case Activation::sigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case Activation::gelu: return 0.5f * x * std::erfc(-x / std::sqrt(2.0f));
+    case Activation::silu: return x / (1.0f + std::exp(-x));
+  }
+  return x;
+}
+float act_grad(Activation a, float x, float slope) {
+  switch (a) {
+    case Activation::identity: return 1.0f;
+    case Activation::relu: return x > 0 ? 1.0f : 0.0f;
+    case Activation::leaky_relu: return x > 0 ? 1.0f : slope;
+    case Activation::tanh: {
+      const float t = std::tanh(x);
+      return 1.0f - t * t;
+    }
+    case Activation::sigmoid: {
+      const float s = 1.0f / (1.0f + std::exp(-x));
+      return s * (1.0f - s);
+    }
+    case Activation::gelu: return 0.5f * std::erfc(-x / std::sqrt(2.0f)) + x * std::exp(-0.5f * x * x) / std::sqrt(2.0f * 3.14159265f);
+    case Activation::silu: {
+      const float s = 1.0f / (1.0f + std::exp(-x));
+      return s * (1.0f + x * (1.0f - s));
+    }
+  }
+  return 1.0f;
+}
+
+Summary summarize(const Mat& v, std::int64_t rows, std::int64_t cols) {
+  Summary s;
+  const std::size_t n = v.size();
+  if (n == 0) return s;
+  double sum = 0, lo = INFINITY, hi = -INFINITY;
+  for (float x : v) sum += x, lo = std::min(lo, static_cast<double>(x)), hi = std::max(hi, static_cast<double>(x));
+  s.mean = sum / static_cast<double>(n);
+  double s2 = 0;
+  for (float x : v) s2 += (x - s.mean) * (x - s.mean);
+  s.std = std::sqrt(s2 / static_cast<double>(n));
+  s.min = lo;
+  s.max = hi;
+  double lr = 0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double q = 0;
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const double x = v[static_cast<std::size_t>(r * cols + c)];
+      q += x * x;
+    }
+    lr += 0.5 * std::log(q / static_cast<double>(cols));
+  }
+  s.log_rms = lr / static_cast<double>(rows);
+  return s;
+}
+
+// A host view's values as f32 (any dtype), and back (rounded like constant()).
+Mat load(const TensorView& t, std::uint64_t n) {
+  Mat m(static_cast<std::size_t>(n));
+  for_dtype(t.dtype, [&](auto tag) {
+    using Out = decltype(tag);
+    const Out* p = static_cast<const Out*>(t.data);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if constexpr (std::is_same_v<Out, kernels::f16_t>) m[i] = kernels::f16_to_f32(p[i].bits);
+      else if constexpr (std::is_same_v<Out, kernels::bf16_t>) m[i] = kernels::bf16_to_f32(p[i].bits);
+      else m[i] = static_cast<float>(p[i]);
+    }
+  });
+  return m;
+}
+void store(const TensorView& t, const Mat& m) {
+  for_dtype(t.dtype, [&](auto tag) {
+    using Out = decltype(tag);
+    using C = typename kernels::ComputeType<Out>::type;
+    Out* p = static_cast<Out*>(t.data);
+    for (std::size_t i = 0; i < m.size(); ++i) kernels::store(p + i, static_cast<C>(m[i]));
+  });
+}
+
+struct Checked {
+  std::int64_t batch = 0, width0 = 0;
+  std::vector<std::int64_t> in, out;
+};
+
+Checked check_stack(ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
+  if (ctx.cuda)
+    fail(Status::unsupported, where(fn) + "runs on CPU contexts in this version (the cuBLAS path is not built yet)");
+#if !defined(PARAMINIT_WITH_LAPACK)
+  fail(Status::unsupported, where(fn) + "this build has no BLAS (install libopenblas-dev and rebuild)");
+#endif
+  if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
+  const Geometry gx = check_view(ctx, x, fn);
+  if (x.rank != 2 || x.window_dim >= 0)
+    fail(Status::invalid_argument, where(fn) + "the minibatch must be a whole (batch, features) tensor");
+  if (gx.numel == 0) fail(Status::invalid_argument, where(fn) + "the minibatch is empty");
+  Checked c;
+  c.batch = x.shape[0];
+  c.width0 = x.shape[1];
+  std::int64_t prev = c.width0;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::string at = "layer " + std::to_string(l) + ": ";
+    const DenseLayer& L = layers[l];
+    (void)check_view(ctx, L.weight, fn);
+    if (L.weight.rank != 2 || L.weight.window_dim >= 0)
+      fail(Status::invalid_argument, where(fn) + at + "the weight must be a whole (out, in) tensor, got rank " + std::to_string(L.weight.rank));
+    if (L.weight.shape[1] != prev)
+      fail(Status::invalid_argument, where(fn) + at + "the weight has in = " + std::to_string(L.weight.shape[1]) +
+                                         " but its input has " + std::to_string(prev) + " features");
+    if (L.weight.shape[0] == 0) fail(Status::invalid_argument, where(fn) + at + "the weight has out = 0");
+    if (L.bias.data != nullptr) {
+      (void)check_view(ctx, L.bias, fn);
+      if (L.bias.rank != 1 || L.bias.shape[0] != L.weight.shape[0])
+        fail(Status::invalid_argument, where(fn) + at + "the bias must be (" + std::to_string(L.weight.shape[0]) + ",)");
+    }
+    const int a = static_cast<int>(L.activation);
+    if (a < 0 || a > static_cast<int>(Activation::silu))
+      fail(Status::invalid_argument, where(fn) + at + "activation = " + std::to_string(a) + " is not a paraminit::Activation");
+    if (L.weight.shape[0] > INT32_MAX || L.weight.shape[1] > INT32_MAX || c.batch > INT32_MAX)
+      fail(Status::unsupported, where(fn) + at + "a dimension beyond BLAS's 32-bit integers");
+    c.in.push_back(L.weight.shape[1]);
+    c.out.push_back(L.weight.shape[0]);
+    prev = L.weight.shape[0];
+  }
+  return c;
+}
+
+void require_finite_summary(const Summary& s, const char* fn, std::size_t l, const char* what) {
+  if (!std::isfinite(s.mean) || !std::isfinite(s.std))
+    fail(Status::numerical, where(fn) + "layer " + std::to_string(l) + ": the " + what + " statistics are not finite (mean " +
+                                fmt_double(s.mean) + ", std " + fmt_double(s.std) + "): the layer overflowed");
+}
+
+}  // namespace
+}  // namespace detail
+
+std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
+                                              const StatisticsOptions& opt) {
+  using namespace detail;
+  const char* fn = "paraminit::layer_statistics";
+  auto& ctx = c.impl();
+  const Checked ck = check_stack(ctx, layers, x, fn);
+  const std::size_t L = layers.size();
+  std::vector<Mat> z(L), h(L + 1), w(L);
+  std::vector<LayerStatistics> out(L);
+  h[0] = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0));
+  for (std::size_t l = 0; l < L; ++l) {
+    w[l] = load(layers[l].weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l]));
+    Mat b;
+    if (layers[l].bias.data != nullptr) b = load(layers[l].bias, static_cast<std::uint64_t>(ck.out[l]));
+    forward_gemm(h[l], w[l], layers[l].bias.data != nullptr ? &b : nullptr, ck.batch, ck.in[l], ck.out[l], z[l]);
+    const float slope = static_cast<float>(layers[l].negative_slope);
+    h[l + 1].resize(z[l].size());
+    for (std::size_t i = 0; i < z[l].size(); ++i) h[l + 1][i] = act(layers[l].activation, z[l][i], slope);
+    out[l].pre_activation = summarize(z[l], ck.batch, ck.out[l]);
+    out[l].activation = summarize(h[l + 1], ck.batch, ck.out[l]);
+    if (opt.check_finite) require_finite_summary(out[l].pre_activation, fn, l, "pre-activation");
+  }
+  // Back-propagate a N(0, 1) gradient of the last layer's output.
+  Mat g(static_cast<std::size_t>(ck.batch * ck.out[L - 1]));
+  const TensorView gv = TensorView::of(g.data(), DType::f32, {ck.batch, ck.out[L - 1]});
+  normal(c, gv, opt.gradient_key, {0.0, 1.0});
+  for (std::size_t l = L; l-- > 0;) {
+    const float slope = static_cast<float>(layers[l].negative_slope);
+    for (std::size_t i = 0; i < g.size(); ++i) g[i] *= act_grad(layers[l].activation, z[l][i], slope);
+    Mat g_in;
+    backward_gemm(g, w[l], ck.batch, ck.in[l], ck.out[l], g_in);
+    out[l].gradient = summarize(g_in, ck.batch, ck.in[l]);
+    if (opt.check_finite) require_finite_summary(out[l].gradient, fn, l, "gradient");
+    g.swap(g_in);
+  }
+  return out;
+}
+
+std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
+                                            const LsuvOptions& opt) {
+  using namespace detail;
+  const char* fn = "paraminit::calibrate_lsuv";
+  auto& ctx = c.impl();
+  const Checked ck = check_stack(ctx, layers, x, fn);
+  if (!std::isfinite(opt.target_std) || !(opt.target_std > 0))
+    fail(Status::invalid_argument, where(fn) + "target_std = " + fmt_double(opt.target_std) + " must be finite and > 0");
+  if (!std::isfinite(opt.tolerance) || !(opt.tolerance > 0))
+    fail(Status::invalid_argument, where(fn) + "tolerance = " + fmt_double(opt.tolerance) + " must be finite and > 0");
+  if (opt.max_iterations < 0) fail(Status::invalid_argument, where(fn) + "max_iterations is negative");
+  std::vector<LsuvLayerReport> rep(layers.size());
+  Mat h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0)), z;
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& Ly = layers[l];
+    if (opt.orthogonalize_first) orthogonal(c, Ly.weight, Key{opt.key.seed, batch_stream(opt.key.stream, l)});
+    Mat w = load(Ly.weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l])), b;
+    if (Ly.bias.data != nullptr) b = load(Ly.bias, static_cast<std::uint64_t>(ck.out[l]));
+    const Mat* bp = Ly.bias.data != nullptr ? &b : nullptr;
+    auto measure = [&] {
+      forward_gemm(h, w, bp, ck.batch, ck.in[l], ck.out[l], z);
+      const double s = summarize(z, ck.batch, ck.out[l]).std;
+      if (!std::isfinite(s) || !(s > 0))
+        fail(Status::numerical, where(fn) + "layer " + std::to_string(l) + ": the pre-activation std is " + fmt_double(s) +
+                                    (s == 0 ? " (the layer collapsed to a constant)" : "") + ", so it cannot be rescaled");
+      return s;
+    };
+    double s = measure();
+    rep[l].std_before = s;
+    int it = 0;
+    while (std::fabs(s - opt.target_std) >= opt.tolerance && it < opt.max_iterations) {
+      const float f = static_cast<float>(opt.target_std / s);
+      for (float& v : w) v *= f;
+      s = measure();
+      ++it;
+    }
+    store(Ly.weight, w);
+    w = load(Ly.weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l]));  // as stored (rounded to its dtype)
+    s = measure();
+    rep[l].std_after = s;
+    rep[l].iterations = it;
+    rep[l].converged = std::fabs(s - opt.target_std) < opt.tolerance;
+    const float slope = static_cast<float>(Ly.negative_slope);
+    for (float& v : z) v = act(Ly.activation, v, slope);
+    h.swap(z);
+  }
+  return rep;
+}
+
+// ---- the random-walk gain ---------------------------------------------------------------------------
+
+namespace detail {
+namespace {
+
+double digamma(double x) {
+  double r = 0;
+  while (x < 6) r -= 1 / x, x += 1;
+  const double f = 1 / (x * x);
+  return r + std::log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
+}
+
+// E_k[psi(k/2)], k ~ Binomial(N, 1/2) conditioned on k >= 1.
+double binomial_digamma(std::int64_t n) {
+  double acc = 0, mass = 0;
+  const double ln_half_n = static_cast<double>(n) * std::log(0.5);
+  for (std::int64_t k = 1; k <= n; ++k) {
+    const double lp = std::lgamma(static_cast<double>(n) + 1) - std::lgamma(static_cast<double>(k) + 1) -
+                      std::lgamma(static_cast<double>(n - k) + 1) + ln_half_n;
+    if (lp < -60) continue;
+    const double p = std::exp(lp);
+    acc += p * digamma(0.5 * static_cast<double>(k));
+    mass += p;
+  }
+  return acc / mass;
+}
+
+}  // namespace
+}  // namespace detail
+
+double random_walk_gain(Activation a, std::int64_t width, double slope) {
+  using namespace detail;
+  const char* fn = "paraminit::random_walk_gain";
+  if (width < 2) fail(Status::invalid_argument, where(fn) + "width = " + std::to_string(width) + " must be >= 2");
+  require_finite(fn, "negative_slope", slope);
+  const int ai = static_cast<int>(a);
+  if (ai < 0 || ai > static_cast<int>(Activation::silu))
+    fail(Status::invalid_argument, where(fn) + "activation = " + std::to_string(ai) + " is not a paraminit::Activation");
+  const double N = static_cast<double>(width);
+  const double chi = digamma(N / 2) + std::log(2 / N);  // E ln(chi2_N / N)
+  if (a == Activation::identity) return std::sqrt(N / (2 * std::exp(digamma(N / 2))));
+  if (a == Activation::relu) return std::sqrt(N / (2 * std::exp(binomial_digamma(width))));
+  // Monte Carlo with fixed draws (deterministic): M samples of N pre-activations and N sphere weights.
+  const std::int64_t M = std::max<std::int64_t>(64, std::min<std::int64_t>(4096, (std::int64_t{1} << 20) / width));
+  std::mt19937_64 rng(0x5eed5eedull);
+  std::normal_distribution<double> nd;
+  std::vector<double> xi(static_cast<std::size_t>(M * width)), eta(xi.size()), fq(1 << 14);
+  for (auto& v : xi) v = nd(rng);
+  for (auto& v : eta) v = nd(rng);
+  for (auto& v : fq) v = nd(rng);
+  const float fs = static_cast<float>(slope);
+  // Mean-field fixed point of q = g^2 E[f(sqrt(q) z)^2] (from q = 1; 0 when it collapses).
+  // Piecewise-linear activations have scale-free derivatives: no fixed point needed.
+  const bool scale_free = a == Activation::leaky_relu;
+  auto fixed_q = [&](double g) {
+    double q = 1;
+    if (scale_free) return q;
+    for (int it = 0; it < 100; ++it) {
+      double m = 0;
+      for (double z : fq) {
+        const double f = act(a, static_cast<float>(std::sqrt(q) * z), fs);
+        m += f * f;
+      }
+      const double nq = g * g * m / static_cast<double>(fq.size());
+      if (std::fabs(nq - q) <= 1e-12 * std::max(1.0, q)) return nq;
+      q = nq;
+    }
+    return q;
+  };
+  auto mean_log_z = [&](double g) {
+    const double sq = std::sqrt(std::max(fixed_q(g), 1e-12));  // a collapsing q: the derivatives at 0
+    double acc = 0;
+    for (std::int64_t s = 0; s < M; ++s) {
+      double num = 0, den = 0;
+      for (std::int64_t i = 0; i < width; ++i) {
+        const std::size_t k = static_cast<std::size_t>(s * width + i);
+        const double d = act_grad(a, static_cast<float>(sq * xi[k]), fs), e2 = eta[k] * eta[k];
+        num += d * d * e2;
+        den += e2;
+      }
+      acc += std::log(num / den);
+    }
+    return std::log(g * g) + acc / static_cast<double>(M) + chi;
+  };
+  double lo = 0.5, hi = 8;  // E ln Z increases with g
+  for (int it = 0; it < 40; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (mean_log_z(mid) < 0 ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace paraminit
