@@ -169,6 +169,8 @@ inline void print_ortho_row(const char* device, const OrthoShape& sh, const char
   std::fflush(stdout);
 }
 
+void calibration_rows(paraminit::Context& ctx);  // bench_calibrate.cpp
+
 inline const paraminit::DType kDTypes[] = {paraminit::DType::f32, paraminit::DType::f64, paraminit::DType::f16,
                                            paraminit::DType::bf16};
 

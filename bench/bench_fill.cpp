@@ -128,6 +128,9 @@ void cpu_table(const Options& o) {
       pb::print_ortho_row("cpu", sh, "f32", s, info);
     }
   }
+  // Calibration at GEMM speed (issue 7): layer_statistics and calibrate_lsuv on a stack of dense
+  // layers against the same sgemm calls alone (forward, and forward + backward).
+  if (o.orthogonal && paraminit::lapack_built()) pb::calibration_rows(ctx);
 #if defined(PARAMINIT_WITH_CUDA)
   // Peer: cuRAND's host generator (Philox), single call generating n floats into host memory.
   curandGenerator_t gen;

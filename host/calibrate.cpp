@@ -8,6 +8,7 @@
 #include "paraminit/calibrate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -31,12 +32,12 @@ namespace {
 using Mat = std::vector<float>;
 
 // z (batch x out) = h (batch x in) W^T (+ b).
-void forward_gemm(const Mat& h, const Mat& w, const Mat* b, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& z) {
-  z.assign(static_cast<std::size_t>(batch * out), 0.0f);
+void forward_gemm(const Mat& h, const float* w, const Mat* b, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& z) {
+  z.resize(static_cast<std::size_t>(batch * out));
 #if defined(PARAMINIT_WITH_LAPACK)
   const int m = static_cast<int>(out), n = static_cast<int>(batch), k = static_cast<int>(in);
   const float one = 1, zero = 0;
-  sgemm_("T", "N", &m, &n, &k, &one, w.data(), &k, h.data(), &k, &zero, z.data(), &m);
+  sgemm_("T", "N", &m, &n, &k, &one, w, &k, h.data(), &k, &zero, z.data(), &m);
 #else
   (void)h, (void)w, (void)in;
 #endif
@@ -46,12 +47,12 @@ void forward_gemm(const Mat& h, const Mat& w, const Mat* b, std::int64_t batch, 
 }
 
 // g_in (batch x in) = dz (batch x out) W (out x in).
-void backward_gemm(const Mat& dz, const Mat& w, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& g_in) {
-  g_in.assign(static_cast<std::size_t>(batch * in), 0.0f);
+void backward_gemm(const Mat& dz, const float* w, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& g_in) {
+  g_in.resize(static_cast<std::size_t>(batch * in));
 #if defined(PARAMINIT_WITH_LAPACK)
   const int m = static_cast<int>(in), n = static_cast<int>(batch), k = static_cast<int>(out);
   const float one = 1, zero = 0;
-  sgemm_("N", "N", &m, &n, &k, &one, w.data(), &m, dz.data(), &k, &zero, g_in.data(), &m);
+  sgemm_("N", "N", &m, &n, &k, &one, w, &m, dz.data(), &k, &zero, g_in.data(), &m);
 #else
   (void)dz, (void)w, (void)out;
 #endif
@@ -91,30 +92,84 @@ float act_grad(Activation a, float x, float slope) {
   return 1.0f;
 }
 
-Summary summarize(const Mat& v, std::int64_t rows, std::int64_t cols) {
-  Summary s;
-  const std::size_t n = v.size();
-  if (n == 0) return s;
-  double sum = 0, lo = INFINITY, hi = -INFINITY;
-  for (float x : v) sum += x, lo = std::min(lo, static_cast<double>(x)), hi = std::max(hi, static_cast<double>(x));
-  s.mean = sum / static_cast<double>(n);
-  double s2 = 0;
-  for (float x : v) s2 += (x - s.mean) * (x - s.mean);
-  s.std = std::sqrt(s2 / static_cast<double>(n));
-  s.min = lo;
-  s.max = hi;
-  double lr = 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    double q = 0;
-    for (std::int64_t c = 0; c < cols; ++c) {
-      const double x = v[static_cast<std::size_t>(r * cols + c)];
-      q += x * x;
+// Partial sums of one block of rows.
+struct Acc {
+  double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY, logrms = 0;
+  // One row: 8 float lanes (a loop GCC vectorizes without reassociating anything), then double.
+  void row(const float* v, std::int64_t cols) {
+    constexpr int W = 8;
+    float ls[W] = {}, lq[W] = {}, lmin[W], lmax[W];
+    for (int k = 0; k < W; ++k) lmin[k] = INFINITY, lmax[k] = -INFINITY;
+    std::int64_t c = 0;
+    for (; c + W <= cols; c += W)
+      for (int k = 0; k < W; ++k) {
+        const float x = v[c + k];
+        ls[k] += x;
+        lq[k] += x * x;
+        lmin[k] = x < lmin[k] ? x : lmin[k];
+        lmax[k] = x > lmax[k] ? x : lmax[k];
+      }
+    double rs = 0, rq = 0;
+    for (int k = 0; k < W; ++k) {
+      rs += ls[k], rq += lq[k];
+      lo = std::min(lo, static_cast<double>(lmin[k]));
+      hi = std::max(hi, static_cast<double>(lmax[k]));
     }
-    lr += 0.5 * std::log(q / static_cast<double>(cols));
+    for (; c < cols; ++c) {
+      const double x = v[c];
+      rs += x, rq += x * x;
+      lo = std::min(lo, x), hi = std::max(hi, x);
+    }
+    sum += rs;
+    sq += rq;
+    logrms += 0.5 * std::log(rq / static_cast<double>(cols));
   }
-  s.log_rms = lr / static_cast<double>(rows);
-  return s;
+  void merge(const Acc& o) {
+    sum += o.sum, sq += o.sq, logrms += o.logrms;
+    lo = std::min(lo, o.lo), hi = std::max(hi, o.hi);
+  }
+  Summary summary(std::int64_t rows, std::int64_t cols) const {
+    Summary s;
+    const double n = static_cast<double>(rows) * static_cast<double>(cols);
+    s.mean = sum / n;
+    s.std = std::sqrt(std::max(0.0, sq / n - s.mean * s.mean));
+    s.min = lo;
+    s.max = hi;
+    s.log_rms = logrms / static_cast<double>(rows);
+    return s;
+  }
+};
+
+// fn(row) for every row of a (rows, cols) array over the context's threads, in blocks of rows;
+// each block's accumulators are merged in block order (deterministic).
+template <int K, class F>
+std::array<Acc, K> for_rows(ThreadPool& pool, std::int64_t rows, F fn) {
+  constexpr std::int64_t kBlock = 16;
+  const std::int64_t blocks = (rows + kBlock - 1) / kBlock;
+  std::vector<std::array<Acc, K>> part(static_cast<std::size_t>(blocks));
+  pool.run(blocks, [&](std::int64_t b) {
+    for (std::int64_t r = b * kBlock; r < std::min(rows, (b + 1) * kBlock); ++r) fn(r, part[static_cast<std::size_t>(b)]);
+  });
+  std::array<Acc, K> all{};
+  for (const auto& p : part)
+    for (int k = 0; k < K; ++k) all[static_cast<std::size_t>(k)].merge(p[static_cast<std::size_t>(k)]);
+  return all;
 }
+
+// Calls f(act_fn, grad_fn) with the activation's functions as lambdas of a fixed activation, so that
+// the element loops have no switch inside (they vectorize for relu and identity).
+template <class F>
+void with_activation(Activation a, float slope, F f) {
+  switch (a) {
+    case Activation::identity: return f([](float x) { return x; }, [](float) { return 1.0f; });
+    case Activation::relu: return f([](float x) { return x > 0 ? x : 0.0f; }, [](float x) { return x > 0 ? 1.0f : 0.0f; });
+    case Activation::leaky_relu:
+      return f([slope](float x) { return x > 0 ? x : slope * x; }, [slope](float x) { return x > 0 ? 1.0f : slope; });
+    default:
+      return f([a, slope](float x) { return act(a, x, slope); }, [a, slope](float x) { return act_grad(a, x, slope); });
+  }
+}
+
 
 // A host view's values as f32 (any dtype), and back (rounded like constant()).
 Mat load(const TensorView& t, std::uint64_t n) {
@@ -138,6 +193,20 @@ void store(const TensorView& t, const Mat& m) {
     for (std::size_t i = 0; i < m.size(); ++i) kernels::store(p + i, static_cast<C>(m[i]));
   });
 }
+
+// A weight's values as f32: the storage itself for f32 views (no copy), else a converted copy.
+struct F32View {
+  Mat owned;
+  const float* p = nullptr;
+  F32View(const TensorView& t, std::uint64_t n) {
+    if (t.dtype == DType::f32) {
+      p = static_cast<const float*>(t.data);
+    } else {
+      owned = load(t, n);
+      p = owned.data();
+    }
+  }
+};
 
 struct Checked {
   std::int64_t batch = 0, width0 = 0;
@@ -202,33 +271,74 @@ std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<Dens
   auto& ctx = c.impl();
   const Checked ck = check_stack(ctx, layers, x, fn);
   const std::size_t L = layers.size();
-  std::vector<Mat> z(L), h(L + 1), w(L);
+  ThreadPool& pool = *ctx.pool;
+  // Grow-only buffers kept per thread across calls: repeated calls (LSUV loops, depth sweeps) do not
+  // pay the page faults of fresh allocations.
+  // (Plain references below: the worker threads' lambdas must see this thread's buffers, not their own.)
+  thread_local std::vector<Mat> z_tls;
+  thread_local Mat h_tls, next_tls, g_tls, g_in_tls;
+  if (z_tls.size() < L) z_tls.resize(L);
+  std::vector<Mat>& z = z_tls;
+  Mat &h = h_tls, &next = next_tls, &g = g_tls, &g_in = g_in_tls;
+  std::vector<F32View> w;
+  w.reserve(L);
   std::vector<LayerStatistics> out(L);
-  h[0] = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0));
+  h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0));
   for (std::size_t l = 0; l < L; ++l) {
-    w[l] = load(layers[l].weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l]));
+    w.emplace_back(layers[l].weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l]));
     Mat b;
     if (layers[l].bias.data != nullptr) b = load(layers[l].bias, static_cast<std::uint64_t>(ck.out[l]));
-    forward_gemm(h[l], w[l], layers[l].bias.data != nullptr ? &b : nullptr, ck.batch, ck.in[l], ck.out[l], z[l]);
+    forward_gemm(h, w[l].p, layers[l].bias.data != nullptr ? &b : nullptr, ck.batch, ck.in[l], ck.out[l], z[l]);
+    // h = f(z) and the statistics of both, in one pass over the rows.
     const float slope = static_cast<float>(layers[l].negative_slope);
-    h[l + 1].resize(z[l].size());
-    for (std::size_t i = 0; i < z[l].size(); ++i) h[l + 1][i] = act(layers[l].activation, z[l][i], slope);
-    out[l].pre_activation = summarize(z[l], ck.batch, ck.out[l]);
-    out[l].activation = summarize(h[l + 1], ck.batch, ck.out[l]);
+    const std::int64_t cols = ck.out[l];
+    next.resize(z[l].size());
+    std::array<Acc, 2> acc;
+    with_activation(layers[l].activation, slope, [&](auto f, auto) {
+      acc = for_rows<2>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 2>& s2) {
+        const float* zr = z[l].data() + r * cols;
+        float* hr = next.data() + r * cols;
+        for (std::int64_t j = 0; j < cols; ++j) hr[j] = f(zr[j]);
+        s2[0].row(zr, cols);
+        s2[1].row(hr, cols);
+      });
+    });
+    out[l].pre_activation = acc[0].summary(ck.batch, cols);
+    out[l].activation = acc[1].summary(ck.batch, cols);
     if (opt.check_finite) require_finite_summary(out[l].pre_activation, fn, l, "pre-activation");
+    h.swap(next);
   }
   // Back-propagate a N(0, 1) gradient of the last layer's output.
-  Mat g(static_cast<std::size_t>(ck.batch * ck.out[L - 1]));
+  g.resize(static_cast<std::size_t>(ck.batch * ck.out[L - 1]));
   const TensorView gv = TensorView::of(g.data(), DType::f32, {ck.batch, ck.out[L - 1]});
   normal(c, gv, opt.gradient_key, {0.0, 1.0});
+  // g := g * f'(z) of the top layer; then per layer: g_in = g W, and in one pass over g_in its
+  // statistics and the multiplication by f'(z) of the layer below.
+  auto times_grad = [&](std::size_t l, std::int64_t r, std::int64_t cols, auto df) {
+    float* gr = g.data() + r * cols;
+    const float* zr = z[l].data() + r * cols;
+    for (std::int64_t j = 0; j < cols; ++j) gr[j] *= df(zr[j]);
+  };
+  with_activation(layers[L - 1].activation, static_cast<float>(layers[L - 1].negative_slope), [&](auto, auto df) {
+    (void)for_rows<1>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>&) { times_grad(L - 1, r, ck.out[L - 1], df); });
+  });
   for (std::size_t l = L; l-- > 0;) {
-    const float slope = static_cast<float>(layers[l].negative_slope);
-    for (std::size_t i = 0; i < g.size(); ++i) g[i] *= act_grad(layers[l].activation, z[l][i], slope);
-    Mat g_in;
-    backward_gemm(g, w[l], ck.batch, ck.in[l], ck.out[l], g_in);
-    out[l].gradient = summarize(g_in, ck.batch, ck.in[l]);
+    backward_gemm(g, w[l].p, ck.batch, ck.in[l], ck.out[l], g_in);
+    const std::int64_t cols = ck.in[l];
+    std::array<Acc, 1> acc;
+    if (l > 0) {
+      g.swap(g_in);  // g is now this layer's input gradient = the gradient of layer l-1's output
+      with_activation(layers[l - 1].activation, static_cast<float>(layers[l - 1].negative_slope), [&](auto, auto df) {
+        acc = for_rows<1>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>& a1) {
+          a1[0].row(g.data() + r * cols, cols);
+          times_grad(l - 1, r, cols, df);
+        });
+      });
+    } else {
+      acc = for_rows<1>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>& a1) { a1[0].row(g_in.data() + r * cols, cols); });
+    }
+    out[l].gradient = acc[0].summary(ck.batch, cols);
     if (opt.check_finite) require_finite_summary(out[l].gradient, fn, l, "gradient");
-    g.swap(g_in);
   }
   return out;
 }
@@ -245,16 +355,34 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
     fail(Status::invalid_argument, where(fn) + "tolerance = " + fmt_double(opt.tolerance) + " must be finite and > 0");
   if (opt.max_iterations < 0) fail(Status::invalid_argument, where(fn) + "max_iterations is negative");
   std::vector<LsuvLayerReport> rep(layers.size());
-  Mat h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0)), z;
+  Mat h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0)), z, next;
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const DenseLayer& Ly = layers[l];
     if (opt.orthogonalize_first) orthogonal(c, Ly.weight, Key{opt.key.seed, batch_stream(opt.key.stream, l)});
-    Mat w = load(Ly.weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l])), b;
+    // f32 weights are scaled in place (exact in their own dtype); others in an f32 copy, stored back
+    // rounded and measured again as stored.
+    const bool in_place = Ly.weight.dtype == DType::f32;
+    const std::uint64_t wn = static_cast<std::uint64_t>(ck.in[l] * ck.out[l]);
+    Mat copy, b;
+    if (!in_place) copy = load(Ly.weight, wn);
+    float* w = in_place ? static_cast<float*>(Ly.weight.data) : copy.data();
     if (Ly.bias.data != nullptr) b = load(Ly.bias, static_cast<std::uint64_t>(ck.out[l]));
     const Mat* bp = Ly.bias.data != nullptr ? &b : nullptr;
+    const std::int64_t cols = ck.out[l];
+    // One pass per measurement: the std of z, and next = f(z) (kept if this measurement is the last).
     auto measure = [&] {
-      forward_gemm(h, w, bp, ck.batch, ck.in[l], ck.out[l], z);
-      const double s = summarize(z, ck.batch, ck.out[l]).std;
+      forward_gemm(h, w, bp, ck.batch, ck.in[l], cols, z);
+      next.resize(z.size());
+      std::array<Acc, 1> acc;
+      with_activation(Ly.activation, static_cast<float>(Ly.negative_slope), [&](auto f, auto) {
+        acc = for_rows<1>(*ctx.pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>& a1) {
+          const float* zr = z.data() + r * cols;
+          float* nr = next.data() + r * cols;
+          for (std::int64_t j = 0; j < cols; ++j) nr[j] = f(zr[j]);
+          a1[0].row(zr, cols);
+        });
+      });
+      const double s = acc[0].summary(ck.batch, cols).std;
       if (!std::isfinite(s) || !(s > 0))
         fail(Status::numerical, where(fn) + "layer " + std::to_string(l) + ": the pre-activation std is " + fmt_double(s) +
                                     (s == 0 ? " (the layer collapsed to a constant)" : "") + ", so it cannot be rescaled");
@@ -265,19 +393,22 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
     int it = 0;
     while (std::fabs(s - opt.target_std) >= opt.tolerance && it < opt.max_iterations) {
       const float f = static_cast<float>(opt.target_std / s);
-      for (float& v : w) v *= f;
+      ctx.pool->run(static_cast<std::int64_t>((wn + 65535) / 65536), [&](std::int64_t blk) {
+        for (std::uint64_t i = static_cast<std::uint64_t>(blk) * 65536; i < std::min(wn, static_cast<std::uint64_t>(blk + 1) * 65536); ++i) w[i] *= f;
+      });
       s = measure();
       ++it;
     }
-    store(Ly.weight, w);
-    w = load(Ly.weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l]));  // as stored (rounded to its dtype)
-    s = measure();
+    if (!in_place && it > 0) {
+      store(Ly.weight, copy);
+      copy = load(Ly.weight, wn);  // as stored (rounded to its dtype)
+      w = copy.data();
+      s = measure();
+    }
     rep[l].std_after = s;
     rep[l].iterations = it;
     rep[l].converged = std::fabs(s - opt.target_std) < opt.tolerance;
-    const float slope = static_cast<float>(Ly.negative_slope);
-    for (float& v : z) v = act(Ly.activation, v, slope);
-    h.swap(z);
+    h.swap(next);
   }
   return rep;
 }

@@ -174,6 +174,20 @@ TEST(Program, Help) {
   EXPECT_NE(r.out.find("--world-size"), std::string::npos);
 }
 
+TEST(Program, DepthWritesTheTableAndThePicture) {
+  const RunResult r = run("depth --layers-linear 30 --layers 12 --width 32 --batch 16 --svg depth.svg");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  for (const char* w : {"linear network: 30 layers", "tanh network: 12 layers", "relu network: 12 layers", "| orthogonal, gain 1 |", "| LSUV |",
+                        "| random-walk gain |"})
+    EXPECT_NE(r.out.find(w), std::string::npos) << w;
+  const std::string svg = slurp("depth.svg");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  std::size_t lines = 0;
+  for (std::size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 24u);  // 8 schemes x 3 networks
+}
+
 TEST(Program, TheDefaultSpecRuns) {
   const RunResult r = run("init --quiet --device cpu --out default.safetensors");
   ASSERT_EQ(r.rc, 0) << r.out << r.err;

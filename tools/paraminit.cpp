@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "paraminit/calibrate.hpp"
 #include "paraminit/paraminit.hpp"
 #include "paraminit/safetensors.hpp"
 
@@ -818,10 +819,175 @@ int cmd_load(int argc, char** argv) {
   return 0;
 }
 
+// ---- paraminit depth ---------------------------------------------------------------------------------
+
+const char* const kDepthUsage =
+    "usage: paraminit depth [--layers-linear L] [--layers L] [--width N] [--batch B] [--seed S] [--svg FILE]\n"
+    "\n"
+    "The depth experiment (Goodfellow et al. 8.4): networks of L dense layers of width N (defaults: 1000\n"
+    "linear layers; 200 tanh and 200 relu layers; N = 256) on a N(0, 1) minibatch of B = 128, initialized\n"
+    "with each scheme; prints the activation and back-propagated gradient std at depths 1, 10, 100 and L,\n"
+    "and writes an SVG of the activation std against depth (log scale), one line per scheme\n"
+    "(default paraminit_depth.svg).\n";
+
+struct DepthScheme {
+  const char* name;
+  const char* color;
+};
+const DepthScheme kDepthSchemes[] = {
+    {"U(-1/sqrt m, 1/sqrt m)", "#1f77b4"}, {"Glorot", "#ff7f0e"}, {"He", "#2ca02c"}, {"orthogonal, gain 1", "#d62728"},
+    {"orthogonal, activation gain", "#9467bd"}, {"sparse k=15", "#8c564b"}, {"LSUV", "#e377c2"}, {"random-walk gain", "#7f7f7f"},
+};
+
+int cmd_depth(int argc, char** argv) {
+  std::int64_t layers_linear = 1000, layers = 200, width = 256, batch = 128;
+  std::uint64_t seed = 1;
+  std::string svg = "paraminit_depth.svg";
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(k + " needs a value");
+      return argv[++i];
+    };
+    if (k == "--help" || k == "-h") {
+      std::fputs(kDepthUsage, stdout);
+      return 0;
+    } else if (k == "--layers-linear") layers_linear = std::stoll(next());
+    else if (k == "--layers") layers = std::stoll(next());
+    else if (k == "--width") width = std::stoll(next());
+    else if (k == "--batch") batch = std::stoll(next());
+    else if (k == "--seed") seed = std::stoull(next());
+    else if (k == "--svg") svg = next();
+    else throw std::invalid_argument("unknown option " + k);
+  }
+  if (layers_linear < 1 || layers < 1 || width < 2 || batch < 1) throw std::invalid_argument("sizes must be positive (width >= 2)");
+  pi::Context ctx = pi::Context::cpu();
+  struct Group {
+    const char* name;
+    pi::Activation act;
+    pi::Nonlinearity nl;
+    std::int64_t L;
+  };
+  const Group groups[] = {{"linear", pi::Activation::identity, pi::Nonlinearity::linear, layers_linear},
+                          {"tanh", pi::Activation::tanh, pi::Nonlinearity::tanh, layers},
+                          {"relu", pi::Activation::relu, pi::Nonlinearity::relu, layers}};
+  struct Curve {
+    std::vector<double> act, grad;
+  };
+  std::vector<std::vector<Curve>> curves(3);
+  const double t0 = now();
+  std::vector<float> x(static_cast<std::size_t>(batch * width));
+  pi::normal(ctx, pi::TensorView::of(x.data(), pi::DType::f32, {batch, width}), pi::Key{seed, pi::stream_for_name("depth.input")}, {0.0, 1.0});
+  const pi::TensorView xv = pi::TensorView::of(x.data(), pi::DType::f32, {batch, width});
+  for (int gi = 0; gi < 3; ++gi) {
+    const Group& G = groups[gi];
+    const double gain = pi::calculate_gain(G.nl);
+    const double g_rw = pi::random_walk_gain(G.act, width);
+    std::printf("\n%s network: %lld layers of width %lld, batch %lld (activation gain %.4g, random-walk gain %.4g)\n", G.name,
+                static_cast<long long>(G.L), static_cast<long long>(width), static_cast<long long>(batch), gain, g_rw);
+    std::printf("| scheme | act std d=1 | d=10 | d=100 | d=%lld | grad std d=1 | d=10 | d=100 | d=%lld |\n", static_cast<long long>(G.L),
+                static_cast<long long>(G.L));
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::vector<std::vector<float>> w(static_cast<std::size_t>(G.L), std::vector<float>(static_cast<std::size_t>(width * width)));
+    std::vector<pi::DenseLayer> net(static_cast<std::size_t>(G.L));
+    for (std::size_t l = 0; l < net.size(); ++l) {
+      net[l].weight = pi::TensorView::of(w[l].data(), pi::DType::f32, {width, width});
+      net[l].activation = G.act;
+    }
+    for (int si = 0; si < 8; ++si) {
+      for (std::size_t l = 0; l < net.size(); ++l) {
+        const pi::Key k{seed, pi::batch_stream(pi::stream_for_name(std::string("depth.") + G.name), l)};
+        const pi::TensorView& v = net[l].weight;
+        switch (si) {
+          case 0: pi::fan_in_uniform(ctx, v, k); break;
+          case 1: pi::glorot_normal(ctx, v, k); break;
+          case 2: {
+            pi::HeOptions o;
+            o.nonlinearity = pi::Nonlinearity::relu;
+            pi::he_normal(ctx, v, k, o);
+            break;
+          }
+          case 3: pi::orthogonal(ctx, v, k); break;
+          case 4: pi::orthogonal(ctx, v, k, {gain}); break;
+          case 5: {
+            pi::SparseOptions o;
+            o.nonzeros_per_unit = std::min<std::int64_t>(15, width);
+            o.std = gain / std::sqrt(static_cast<double>(o.nonzeros_per_unit));
+            pi::sparse(ctx, v, k, o);
+            break;
+          }
+          case 6: break;  // LSUV: orthogonal pre-initialization inside calibrate_lsuv
+          case 7: pi::normal(ctx, v, k, {0.0, g_rw / std::sqrt(static_cast<double>(width))}); break;
+        }
+      }
+      if (si == 6) {
+        pi::LsuvOptions o;
+        o.orthogonalize_first = true;
+        o.key = pi::Key{seed, pi::stream_for_name(std::string("depth.lsuv.") + G.name)};
+        pi::calibrate_lsuv(ctx, net, xv, o);
+      }
+      pi::StatisticsOptions so;
+      so.check_finite = false;
+      so.gradient_key = pi::Key{seed, pi::stream_for_name("depth.gradient")};
+      const auto st = pi::layer_statistics(ctx, net, xv, so);
+      Curve c;
+      for (const auto& s : st) c.act.push_back(s.activation.std), c.grad.push_back(s.gradient.std);
+      auto at = [&](const std::vector<double>& v, std::int64_t d) { return v[static_cast<std::size_t>(std::min(d, G.L) - 1)]; };
+      std::printf("| %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g |\n", kDepthSchemes[si].name, at(c.act, 1), at(c.act, 10),
+                  at(c.act, 100), at(c.act, G.L), at(c.grad, 1), at(c.grad, 10), at(c.grad, 100), at(c.grad, G.L));
+      std::fflush(stdout);
+      curves[static_cast<std::size_t>(gi)].push_back(std::move(c));
+    }
+  }
+  // The picture: one panel per network, log10 of the activation std against depth.
+  std::ofstream f(svg);
+  if (!f) throw std::runtime_error("cannot write " + svg);
+  const double pw = 400, ph = 330, left = 60, top = 40, lo = -12, hi = 12;
+  f << "<svg xmlns='http://www.w3.org/2000/svg' width='" << 3 * pw + 40 << "' height='" << ph + 150
+    << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n";
+  f << "<text x='20' y='22' font-size='15'>paraminit depth: activation std against depth (log scale; width " << width << ", batch " << batch
+    << "; values beyond 1e-12 .. 1e12 clipped)</text>\n";
+  for (int gi = 0; gi < 3; ++gi) {
+    const double x0 = 20 + gi * pw + left, w = pw - left - 20, y0 = top + 20, h = ph - 60;
+    const auto L = static_cast<double>(groups[gi].L);
+    f << "<text x='" << x0 << "' y='" << y0 - 6 << "' font-size='13'>" << groups[gi].name << " (" << groups[gi].L << " layers)</text>\n";
+    f << "<rect x='" << x0 << "' y='" << y0 << "' width='" << w << "' height='" << h << "' fill='none' stroke='black'/>\n";
+    for (int e = static_cast<int>(lo); e <= static_cast<int>(hi); e += 4) {
+      const double y = y0 + h * (hi - e) / (hi - lo);
+      f << "<line x1='" << x0 << "' x2='" << x0 + w << "' y1='" << y << "' y2='" << y << "' stroke='#ddd'/>"
+        << "<text x='" << x0 - 8 << "' y='" << y + 4 << "' text-anchor='end'>1e" << e << "</text>\n";
+    }
+    for (int q = 0; q <= 4; ++q) {
+      const double d = 1 + (L - 1) * q / 4.0, xx = x0 + w * (d - 1) / std::max(1.0, L - 1);
+      f << "<text x='" << xx << "' y='" << y0 + h + 16 << "' text-anchor='middle'>" << static_cast<long long>(std::lround(d)) << "</text>\n";
+    }
+    f << "<text x='" << x0 + w / 2 << "' y='" << y0 + h + 32 << "' text-anchor='middle'>depth</text>\n";
+    for (std::size_t si = 0; si < curves[static_cast<std::size_t>(gi)].size(); ++si) {
+      f << "<polyline fill='none' stroke-width='1.6' stroke='" << kDepthSchemes[si].color << "' points='";
+      const auto& a = curves[static_cast<std::size_t>(gi)][si].act;
+      for (std::size_t d = 0; d < a.size(); ++d) {
+        double e = a[d] > 0 && std::isfinite(a[d]) ? std::log10(a[d]) : (a[d] > 0 ? hi : lo);
+        e = std::min(hi, std::max(lo, e));
+        f << x0 + w * static_cast<double>(d) / std::max(1.0, L - 1) << "," << y0 + h * (hi - e) / (hi - lo) << " ";
+      }
+      f << "'/>\n";
+    }
+  }
+  for (int si = 0; si < 8; ++si) {
+    const double lx = 80 + (si % 4) * 300, ly = ph + 70 + (si / 4) * 22;
+    f << "<line x1='" << lx << "' x2='" << lx + 30 << "' y1='" << ly << "' y2='" << ly << "' stroke-width='3' stroke='"
+      << kDepthSchemes[si].color << "'/><text x='" << lx + 38 << "' y='" << ly + 4 << "'>" << kDepthSchemes[si].name << "</text>\n";
+  }
+  f << "</svg>\n";
+  std::printf("\nwrote %s; %.1f s\n", svg.c_str(), now() - t0);
+  return 0;
+}
+
 const char* const kUsage =
     "usage: paraminit <command> [options]\n"
     "commands:\n"
     "  init    initialize a model spec into a safetensors file (paraminit init --help)\n"
+    "  depth   the depth experiment: activation and gradient std through deep networks (paraminit depth --help)\n"
     "  load    read every tensor of a safetensors file, against a plain read of it (paraminit load --help)\n"
     "  bench   the throughput table of every fill and dtype against the memset limit (paraminit bench --help)\n";
 
@@ -836,6 +1002,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "init") return cmd_init(argc - 1, argv + 1);
     if (cmd == "load") return cmd_load(argc - 1, argv + 1);
+    if (cmd == "depth") return cmd_depth(argc - 1, argv + 1);
     if (cmd == "bench") return paraminit_bench::bench_main(argc - 1, argv + 1);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "paraminit %s: %s\n%s", cmd.c_str(), e.what(), kInitUsage);
