@@ -95,17 +95,20 @@ float act_grad(Activation a, float x, float slope) {
 // Partial sums of one block of rows.
 struct Acc {
   double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY, logrms = 0;
-  // One row: 8 float lanes (a loop GCC vectorizes without reassociating anything), then double.
+  // One row: 8 independent lanes (a loop GCC vectorizes without reassociating anything); sums in
+  // double so that tiny activations (1e-30 deep in a vanishing network) keep their squares.
   void row(const float* v, std::int64_t cols) {
     constexpr int W = 8;
-    float ls[W] = {}, lq[W] = {}, lmin[W], lmax[W];
+    double ls[W] = {}, lq[W] = {};
+    float lmin[W], lmax[W];
     for (int k = 0; k < W; ++k) lmin[k] = INFINITY, lmax[k] = -INFINITY;
     std::int64_t c = 0;
     for (; c + W <= cols; c += W)
       for (int k = 0; k < W; ++k) {
         const float x = v[c + k];
-        ls[k] += x;
-        lq[k] += x * x;
+        const double xd = x;
+        ls[k] += xd;
+        lq[k] += xd * xd;
         lmin[k] = x < lmin[k] ? x : lmin[k];
         lmax[k] = x > lmax[k] ? x : lmax[k];
       }
