@@ -242,6 +242,19 @@ class CpuBackend {
       using C = typename kernels::ComputeType<Out>::type;  // orthogonalize works in f64 for every dtype
       Out* out = static_cast<Out*>(t_.data);
       const bool whole = map_.ext == map_.len;
+      if (whole && r.form == QForm::colmajor_col_signs && spatial == 1) {
+        // Householder's column-major Q back to row-major, in 64 x 64 tiles (cache-friendly both ways),
+        // one band of 64 rows per task.
+        constexpr std::uint64_t kTile = 64;
+        ctx_.pool->run(static_cast<std::int64_t>((rows + kTile - 1) / kTile), [&](std::int64_t band) {
+          const std::uint64_t i0 = static_cast<std::uint64_t>(band) * kTile, i1 = std::min(rows, i0 + kTile);
+          for (std::uint64_t j0 = 0; j0 < cols; j0 += kTile)
+            for (std::uint64_t i = i0; i < i1; ++i)
+              for (std::uint64_t j = j0; j < std::min(cols, j0 + kTile); ++j)
+                kernels::store(out + g0 + i * cols + j, static_cast<C>(r.q[i + j * rows] * r.sign[j] * gain));
+        });
+        return;
+      }
       const auto tasks = static_cast<std::int64_t>((span + kChunk - 1) / kChunk);
       ctx_.pool->run(tasks, [&](std::int64_t task) {
         const std::uint64_t lo = static_cast<std::uint64_t>(task) * kChunk, hi = std::min(span, lo + kChunk);

@@ -13,7 +13,9 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#if defined(PARAMINIT_WITH_JSON)
 #include <nlohmann/json.hpp>
+#endif
 #include <set>
 #include <unordered_set>
 
@@ -43,7 +45,7 @@ constexpr DTypeName kDTypes[] = {
     {"U32", 4, false, DType::f32},   {"I64", 8, false, DType::f32},   {"U64", 8, false, DType::f32},
 };
 
-const char* file_dtype(DType t) {
+[[maybe_unused]] const char* file_dtype(DType t) {
   switch (t) {
     case DType::f32: return "F32";
     case DType::f64: return "F64";
@@ -64,6 +66,7 @@ std::uint64_t read_le64(const unsigned char* p) {
   return v;
 }
 
+#if defined(PARAMINIT_WITH_JSON)
 // The header JSON against a data section of `data_size` bytes.
 Parsed parse_header(std::string_view json, std::uint64_t data_size, const std::string& where_) {
   std::unordered_set<std::string> names;
@@ -152,6 +155,12 @@ Parsed parse_header(std::string_view json, std::uint64_t data_size, const std::s
     io_fail(where_, "the data section has " + std::to_string(data_size) + " bytes but the tensors end at " + std::to_string(at));
   return out;
 }
+
+#else
+Parsed parse_header(std::string_view, std::uint64_t, const std::string& where_) {
+  fail(Status::unsupported, "paraminit safetensors: " + where_ + ": this build has no JSON parser (install nlohmann-json3-dev and rebuild)");
+}
+#endif
 
 // Reads exactly n bytes at offset off (EINTR and short reads handled).
 void pread_all(int fd, void* dst, std::uint64_t n, std::uint64_t off, const std::string& where_) {
@@ -369,6 +378,10 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
                                      const std::map<std::string, std::string>& metadata)
     : impl_(std::make_unique<Impl>()) {
   using namespace detail;
+#if !defined(PARAMINIT_WITH_JSON)
+  (void)tensors, (void)metadata, (void)path;
+  fail(Status::unsupported, "paraminit::SafetensorsWriter: this build has no JSON writer (install nlohmann-json3-dev and rebuild)");
+#else
   nlohmann::ordered_json h = nlohmann::ordered_json::object();
   if (!metadata.empty()) {
     nlohmann::ordered_json m = nlohmann::ordered_json::object();
@@ -413,6 +426,7 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
   impl_->file_bytes = impl_->data_start + at;
   if (::ftruncate(impl_->fd, static_cast<off_t>(impl_->data_start + at)) != 0)
     io_fail(impl_->tmp, std::string("cannot size the file: ") + std::strerror(errno));
+#endif
 }
 
 SafetensorsWriter::SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
