@@ -42,8 +42,7 @@ Fans compute_fans_checked(const TensorView& t, const FanLayout& layout, const ch
     fail(Status::invalid_argument, where(fn) + "fan_in and fan_out cannot be computed for a tensor of rank " +
                                        std::to_string(t.rank) + " (fewer than 2 dimensions; a bias has no fan)");
   std::int64_t shape[kMaxRank];
-  for (int d = 0; d < kMaxRank; ++d) shape[d] = d < t.rank ? t.shape[d] : 0;
-  if (t.window_dim >= 0 && t.window_dim < t.rank) shape[t.window_dim] = t.global_extent;
+  global_shape(t, shape);
   const int r = t.rank;
   auto axis = [&](int a, const char* what) {
     if (a < -r || a >= r)
