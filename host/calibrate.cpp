@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -217,8 +218,6 @@ struct Checked {
 };
 
 Checked check_stack(ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
-  if (ctx.cuda)
-    fail(Status::unsupported, where(fn) + "runs on CPU contexts in this version (the cuBLAS path is not built yet)");
 #if !defined(PARAMINIT_WITH_LAPACK)
   fail(Status::unsupported, where(fn) + "this build has no BLAS (install libopenblas-dev and rebuild)");
 #endif
@@ -264,6 +263,42 @@ void require_finite_summary(const Summary& s, const char* fn, std::size_t l, con
                                 fmt_double(s.mean) + ", std " + fmt_double(s.std) + "): the layer overflowed");
 }
 
+// CUDA contexts: the views are copied to host memory (their storage dtype), the host path runs on a
+// CPU context with the same thread count as the machine, and LSUV's weights are copied back.
+struct Staged {
+  std::vector<std::vector<unsigned char>> bytes;
+  std::vector<DenseLayer> layers;
+  TensorView x;
+  Context cpu = Context::cpu();
+};
+
+TensorView stage(const ContextImpl& ctx, const TensorView& v, std::vector<std::vector<unsigned char>>& keep, const char* fn) {
+  TensorView h = v;
+  const std::uint64_t n = static_cast<std::uint64_t>(v.numel());
+  keep.emplace_back(static_cast<std::size_t>(n * dtype_size(v.dtype)) + 8);
+  h.data = keep.back().data();
+  cuda_copy_to_host(ctx, h.data, v.data, n * dtype_size(v.dtype), fn);
+  return h;
+}
+
+std::unique_ptr<Staged> stage_all(ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
+  auto st = std::make_unique<Staged>();
+  st->bytes.reserve(2 * layers.size() + 1);
+  (void)check_view(ctx, x, fn);
+  st->x = stage(ctx, x, st->bytes, fn);
+  for (const DenseLayer& L : layers) {
+    DenseLayer h = L;
+    (void)check_view(ctx, L.weight, fn);
+    h.weight = stage(ctx, L.weight, st->bytes, fn);
+    if (L.bias.data != nullptr) {
+      (void)check_view(ctx, L.bias, fn);
+      h.bias = stage(ctx, L.bias, st->bytes, fn);
+    }
+    st->layers.push_back(h);
+  }
+  return st;
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -272,6 +307,12 @@ std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<Dens
   using namespace detail;
   const char* fn = "paraminit::layer_statistics";
   auto& ctx = c.impl();
+  if (ctx.cuda) {
+    if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
+    const auto st = stage_all(ctx, layers, x, fn);
+    StatisticsOptions o = opt;
+    return layer_statistics(st->cpu, st->layers, st->x, o);
+  }
   const Checked ck = check_stack(ctx, layers, x, fn);
   const std::size_t L = layers.size();
   ThreadPool& pool = *ctx.pool;
@@ -351,6 +392,23 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
   using namespace detail;
   const char* fn = "paraminit::calibrate_lsuv";
   auto& ctx = c.impl();
+  if (ctx.cuda) {
+    if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
+    const auto st = stage_all(ctx, layers, x, fn);
+    if (opt.orthogonalize_first)  // on the device, as the caller's context would do it, then staged again
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        orthogonal(c, layers[l].weight, Key{opt.key.seed, batch_stream(opt.key.stream, l)});
+        cuda_copy_to_host(ctx, const_cast<void*>(st->layers[l].weight.data), layers[l].weight.data,
+                          static_cast<std::uint64_t>(layers[l].weight.numel()) * dtype_size(layers[l].weight.dtype), fn);
+      }
+    LsuvOptions o = opt;
+    o.orthogonalize_first = false;
+    auto rep = calibrate_lsuv(st->cpu, st->layers, st->x, o);
+    for (std::size_t l = 0; l < layers.size(); ++l)  // the calibrated weights back to the device
+      cuda_copy_to_device(ctx, layers[l].weight.data, st->layers[l].weight.data,
+                          static_cast<std::uint64_t>(layers[l].weight.numel()) * dtype_size(layers[l].weight.dtype), fn);
+    return rep;
+  }
   const Checked ck = check_stack(ctx, layers, x, fn);
   if (!std::isfinite(opt.target_std) || !(opt.target_std > 0))
     fail(Status::invalid_argument, where(fn) + "target_std = " + fmt_double(opt.target_std) + " must be finite and > 0");

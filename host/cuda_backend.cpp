@@ -127,6 +127,32 @@ void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t byte
   check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
 }
 
+namespace {
+void cuda_copy(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, cudaMemcpyKind kind, const char* fn) {
+  if (bytes == 0) return;
+  int prev = -1;
+  auto check = [&](cudaError_t e, const char* call) {
+    if (e != cudaSuccess) {
+      if (prev >= 0) (void)cudaSetDevice(prev);
+      fail(Status::device, std::string(fn) + ": " + cuda_msg(call, e));
+    }
+  };
+  check(cudaGetDevice(&prev), "cudaGetDevice");
+  check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  const auto s = static_cast<cudaStream_t>(ctx.stream);
+  check(cudaMemcpyAsync(dst, src, static_cast<std::size_t>(bytes), kind, s), "cudaMemcpyAsync");
+  check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+  (void)cudaSetDevice(prev);
+}
+}  // namespace
+
+void cuda_copy_to_host(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn) {
+  cuda_copy(ctx, dst, src, bytes, cudaMemcpyDeviceToHost, fn);
+}
+void cuda_copy_to_device(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn) {
+  cuda_copy(ctx, dst, src, bytes, cudaMemcpyHostToDevice, fn);
+}
+
 #else  // !PARAMINIT_WITH_CUDA
 
 int cuda_devices() noexcept { return 0; }
@@ -138,6 +164,13 @@ void cuda_init_context(ContextImpl&, int, void*) {
 }
 
 void check_pointer_location(const ContextImpl&, const void*, const char*) {}
+
+void cuda_copy_to_host(const ContextImpl&, void*, const void*, std::uint64_t, const char* fn) {
+  fail(Status::unsupported, std::string(fn) + ": this build has no CUDA backend");
+}
+void cuda_copy_to_device(const ContextImpl&, void*, const void*, std::uint64_t, const char* fn) {
+  fail(Status::unsupported, std::string(fn) + ": this build has no CUDA backend");
+}
 
 #endif
 

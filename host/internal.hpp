@@ -56,6 +56,10 @@ int cuda_devices() noexcept;
 // host memory for CPU contexts).
 void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char* fn);
 void cuda_init_context(ContextImpl& ctx, int device, void* stream);
+// Synchronous copies on the context's stream (the calibration functions stage device views through
+// host memory). Without CUDA they throw Status::unsupported.
+void cuda_copy_to_host(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn);
+void cuda_copy_to_device(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn);
 
 }  // namespace detail
 }  // namespace paraminit

@@ -10,6 +10,7 @@
 
 #include "../kernels/philox.hpp"
 #include "kat_vectors.hpp"
+#include "paraminit/calibrate.hpp"
 #include "paraminit/paraminit.hpp"
 #include "test_util.hpp"
 
@@ -327,6 +328,43 @@ TEST(Gpu, OrthogonalWindowsDeltaAndOrthogonalize) {
   CUDA_OK(cudaMemcpy(q, m.p, sizeof q, cudaMemcpyDeviceToHost));
   const double want[] = {0.6, -0.8, 0.8, 0.6};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(q[i], want[i], 1e-14);
+}
+
+// Calibration on a CUDA context: staged through the host, so exactly the CPU context's numbers, and
+// LSUV's calibrated weights land back in device memory.
+TEST(Gpu, CalibrationOnACudaContextEqualsTheCpu) {
+  REQUIRE_GPU();
+  Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const std::int64_t n = 64, B = 32;
+  std::vector<std::vector<float>> hw(3, std::vector<float>(n * n));
+  std::vector<DeviceBuffer> dw;
+  dw.reserve(3);  // DeviceBuffer owns its pointer: no reallocation (it has no move constructor)
+  std::vector<paraminit::DenseLayer> hl(3), dl(3);
+  for (int l = 0; l < 3; ++l) {
+    paraminit::normal(cpu, TensorView::of(hw[l].data(), DType::f32, {n, n}), Key{7, static_cast<std::uint64_t>(l)}, {0.0, 0.3});
+    dw.emplace_back(n * n * 4);
+    CUDA_OK(cudaMemcpy(dw.back().p, hw[l].data(), n * n * 4, cudaMemcpyHostToDevice));
+    hl[l].weight = TensorView::of(hw[l].data(), DType::f32, {n, n});
+    dl[l].weight = TensorView::of(dw.back().p, DType::f32, {n, n});
+    hl[l].activation = dl[l].activation = paraminit::Activation::tanh;
+  }
+  std::vector<float> x(B * n);
+  paraminit::normal(cpu, TensorView::of(x.data(), DType::f32, {B, n}), Key{8, 0}, {0.0, 1.0});
+  DeviceBuffer dx(B * n * 4);
+  CUDA_OK(cudaMemcpy(dx.p, x.data(), B * n * 4, cudaMemcpyHostToDevice));
+  const auto a = paraminit::layer_statistics(cpu, hl, TensorView::of(x.data(), DType::f32, {B, n}));
+  const auto b = paraminit::layer_statistics(gpu, dl, TensorView::of(dx.p, DType::f32, {B, n}));
+  for (int l = 0; l < 3; ++l) {
+    EXPECT_EQ(a[l].activation.std, b[l].activation.std) << l;
+    EXPECT_EQ(a[l].gradient.std, b[l].gradient.std) << l;
+  }
+  paraminit::calibrate_lsuv(cpu, hl, TensorView::of(x.data(), DType::f32, {B, n}));
+  paraminit::calibrate_lsuv(gpu, dl, TensorView::of(dx.p, DType::f32, {B, n}));
+  for (int l = 0; l < 3; ++l) {
+    std::vector<float> back(n * n);
+    CUDA_OK(cudaMemcpy(back.data(), dw[l].p, n * n * 4, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(back, hw[l]) << "layer " << l;
+  }
 }
 
 }  // namespace

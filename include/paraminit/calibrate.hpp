@@ -44,8 +44,9 @@ struct StatisticsOptions {
   bool check_finite = true;  ///< false: report inf/nan statistics instead of failing (the depth experiment)
 };
 
-/// Forward the minibatch through the layers and back-propagate a random output gradient.
-/// CPU contexts (OpenBLAS sgemm); CUDA contexts report Status::unsupported in this version.
+/// Forward the minibatch through the layers and back-propagate a random output gradient with
+/// OpenBLAS sgemm. On a CUDA context the views (device memory) are first copied to the host and the
+/// same host computation runs (the cuBLAS path is not written yet); the call synchronizes the stream.
 /// Errors: no layers, an empty minibatch, a weight that is not 2-D, a layer whose in does not match
 /// the previous out (named by index), a bias not (out,), non-finite statistics (with check_finite),
 /// a build without BLAS.
@@ -69,7 +70,8 @@ struct LsuvLayerReport {
 /// Layer-sequential unit-variance calibration (Mishkin & Matas 2015): layer by layer (earlier layers
 /// already calibrated), W := W * target / std(z) until |std(z) - target| < tolerance, where z is the
 /// layer's pre-activation on the minibatch. Weights are rewritten in their storage dtype; std_after is
-/// measured with the weights as stored. Errors: those of layer_statistics, and a layer whose
+/// measured with the weights as stored. On a CUDA context: staged through the host as
+/// layer_statistics, the calibrated weights copied back to the device. Errors: those of layer_statistics, and a layer whose
 /// pre-activation std is 0 or not finite (it cannot be rescaled), named by index.
 std::vector<LsuvLayerReport> calibrate_lsuv(Context& ctx, const std::vector<DenseLayer>& layers, const TensorView& minibatch,
                                             const LsuvOptions& opt = {});
