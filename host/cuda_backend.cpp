@@ -96,20 +96,26 @@ void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t byte
   };
   int prev = -1;
   check(cudaGetDevice(&prev), "cudaGetDevice");
-  check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  if (prev != ctx.device) check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  // On every exit (an I/O error from produce included) the copies in flight finish before their
+  // pinned buffers are freed.
   struct Staging {
     void* p[2] = {nullptr, nullptr};
     cudaEvent_t done[2] = {nullptr, nullptr};
-    int prev_device;
+    cudaStream_t stream;
+    int prev_device, device;
     ~Staging() {
+      (void)cudaStreamSynchronize(stream);
       for (int i = 0; i < 2; ++i) {
         if (done[i] != nullptr) (void)cudaEventDestroy(done[i]);
         if (p[i] != nullptr) (void)cudaFreeHost(p[i]);
       }
-      (void)cudaSetDevice(prev_device);
+      if (prev_device != device) (void)cudaSetDevice(prev_device);
     }
   } st;
+  st.stream = s;
   st.prev_device = prev;
+  st.device = ctx.device;
   const std::uint64_t chunk = std::min(kChunk, bytes);
   for (int i = 0; i < 2; ++i) {
     check(cudaHostAlloc(&st.p[i], static_cast<std::size_t>(chunk), cudaHostAllocDefault), "cudaHostAlloc");
@@ -133,16 +139,17 @@ void cuda_copy(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t
   int prev = -1;
   auto check = [&](cudaError_t e, const char* call) {
     if (e != cudaSuccess) {
-      if (prev >= 0) (void)cudaSetDevice(prev);
+      if (prev >= 0 && prev != ctx.device) (void)cudaSetDevice(prev);
       fail(Status::device, std::string(fn) + ": " + cuda_msg(call, e));
     }
   };
   check(cudaGetDevice(&prev), "cudaGetDevice");
-  check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  const bool switched = prev != ctx.device;
+  if (switched) check(cudaSetDevice(ctx.device), "cudaSetDevice");
   const auto s = static_cast<cudaStream_t>(ctx.stream);
   check(cudaMemcpyAsync(dst, src, static_cast<std::size_t>(bytes), kind, s), "cudaMemcpyAsync");
   check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-  (void)cudaSetDevice(prev);
+  if (switched) (void)cudaSetDevice(prev);
 }
 }  // namespace
 

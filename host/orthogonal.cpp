@@ -113,8 +113,10 @@ class CpuQrOps final : public QrOps<T> {
     gram(a, m, n, transposed);
     double dev = 0;
     for (std::int64_t j = 0; j < n; ++j)
-      for (std::int64_t i = 0; i <= j; ++i)
-        dev = std::max(dev, std::fabs(static_cast<double>(g_[static_cast<std::size_t>(i + j * n)]) - (i == j ? 1.0 : 0.0)));
+      for (std::int64_t i = 0; i <= j; ++i) {
+        const double d = std::fabs(static_cast<double>(g_[static_cast<std::size_t>(i + j * n)]) - (i == j ? 1.0 : 0.0));
+        if (!(d <= dev)) dev = d;  // NaN counts as the worst (then it is never accepted)
+      }
     return dev;
   }
 

@@ -71,13 +71,22 @@ struct LinalgState {
   cusolverDnParams_t params = nullptr;
   DeviceArena work, scratch, gram, hh, info, reduce, diag, solver_ws;
   std::vector<unsigned char> host_ws;
+  void* stream = nullptr;  // the context's stream, for the destructor's synchronization
+  // Never throws (a destructor): the last kernels may still read the workspace, so the stream is
+  // synchronized before anything is freed; errors are ignored.
   ~LinalgState() {
-    DeviceGuard guard(device);
-    for (DeviceArena* a : {&work, &scratch, &gram, &hh, &info, &reduce, &diag, &solver_ws})
-      if (a->p != nullptr) (void)cudaFree(a->p);
+    int prev = -1;
+    const bool have_prev = cudaGetDevice(&prev) == cudaSuccess;
+    const bool switch_device = have_prev && prev != device;
+    if (switch_device) (void)cudaSetDevice(device);
+    (void)cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
     if (params != nullptr) (void)cusolverDnDestroyParams(params);
     if (solver != nullptr) (void)cusolverDnDestroy(solver);
     if (blas != nullptr) (void)cublasDestroy(blas);
+    for (DeviceArena* a : {&work, &scratch, &gram, &hh, &info, &reduce, &diag, &solver_ws})
+      if (a->p != nullptr) (void)cudaFree(a->p);
+    if (switch_device) (void)cudaSetDevice(prev);
+    (void)cudaGetLastError();
   }
 };
 
@@ -91,6 +100,7 @@ LinalgState& linalg(ContextImpl& ctx) {
     ctx.linalg = st;
   }
   auto& st = *static_cast<LinalgState*>(ctx.linalg.get());
+  st.stream = ctx.stream;
   const auto s = static_cast<cudaStream_t>(ctx.stream);
   check_cublas(cublasSetStream(st.blas, s), "cublasSetStream");
   check_cusolver(cusolverDnSetStream(st.solver, s), "cusolverDnSetStream");
@@ -150,7 +160,7 @@ __global__ void gram_deviation_kernel(const T* g, std::int64_t n, unsigned long 
     const std::int64_t i = e % n, j = e / n;
     if (i > j) continue;
     const double d = fabs(static_cast<double>(g[e]) - (i == j ? 1.0 : 0.0));
-    worst = d > worst ? d : worst;
+    if (!(d <= worst)) worst = d;  // NaN counts as the worst (then it is never accepted)
   }
   atomicMax(out, static_cast<unsigned long long>(__double_as_longlong(worst)));
 }
@@ -377,6 +387,15 @@ class CudaBackend {
 OrthogonalInfo cuda_orthogonal(ContextImpl& ctx, const TensorView& t, const Geometry&, const OrthoJob& job,
                                const WindowMap& map) {
   const DeviceGuard guard(ctx.device);
+  // cuSOLVER's info and the measured error come back to the host: not capturable in a graph.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  const cudaError_t ce = cudaStreamIsCapturing(static_cast<cudaStream_t>(ctx.stream), &capture);
+  if (ce == cudaErrorStreamCaptureImplicit || (ce == cudaSuccess && capture != cudaStreamCaptureStatusNone)) {
+    (void)cudaGetLastError();
+    fail(Status::unsupported, std::string(job.fn) + ": synchronizes its stream (cuSOLVER's info comes back to the host), so it "
+                                                     "cannot be captured in a CUDA graph; call it before or after the capture");
+  }
+  check_cuda(ce, "cudaStreamIsCapturing");
   if (t.dtype == DType::f64 || job.load) {
     CudaBackend<double> be(ctx, t, job, map);
     return run_job<double>(be, job);
