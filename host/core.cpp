@@ -82,12 +82,7 @@ std::uint64_t stream_for_name(std::string_view name) noexcept {
     h *= 0x100000001b3ull;  // FNV-1a 64 prime
   }
   // SplitMix64 finalizer: FNV-1a alone leaves similar names (layers.1 / layers.2) close.
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  return detail::splitmix64_mix(h);
 }
 
 void philox_bits(Key key, std::uint64_t first, std::uint64_t count, std::uint32_t* out) {

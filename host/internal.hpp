@@ -23,6 +23,23 @@ struct ContextImpl {
 
 [[noreturn]] void fail(Status code, const std::string& message);
 
+// The SplitMix64 finalizer (Steele et al.): the stream hashes of stream_for_name and batch_stream.
+inline std::uint64_t splitmix64_mix(std::uint64_t h) {
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+// (out, in, k...) convolution weights of rank 3 to 5 (dirac, delta_orthogonal).
+inline void require_conv_weight(const TensorView& t, const char* fn) {
+  if (t.rank < 3 || t.rank > 5)
+    fail(Status::invalid_argument, std::string(fn) + ": needs a 3-D, 4-D or 5-D (out, in, k...) convolution weight, got rank " +
+                                       std::to_string(t.rank));
+}
+
 
 // Validates everything about the view that does not depend on the scheme (rank, extents, window,
 // overflow, data pointer, alignment, dtype, device of the pointer) and returns its geometry.

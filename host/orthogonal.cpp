@@ -37,13 +37,7 @@ void dtrsm_(const char* side, const char* uplo, const char* transa, const char* 
 namespace paraminit {
 
 std::uint64_t batch_stream(std::uint64_t stream, std::uint64_t k) noexcept {
-  std::uint64_t h = stream + (k + 1) * 0x9E3779B97F4A7C15ull;  // SplitMix64 step and finalizer
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  return detail::splitmix64_mix(stream + (k + 1) * 0x9E3779B97F4A7C15ull);  // SplitMix64 step and finalizer
 }
 
 bool lapack_built() noexcept {
@@ -371,9 +365,7 @@ OrthogonalInfo delta_orthogonal(Context& c, const TensorView& t, Key key, const 
   const char* fn = "paraminit::delta_orthogonal";
   auto& ctx = c.impl();
   const Geometry geo = check_view(ctx, t, fn);
-  if (t.rank < 3 || t.rank > 5)
-    fail(Status::invalid_argument, where(fn) + "needs a 3-D, 4-D or 5-D (out, in, k...) convolution weight, got rank " +
-                                       std::to_string(t.rank));
+  require_conv_weight(t, fn);
   std::int64_t shape[kMaxRank];
   global_shape(t, shape);
   if (shape[1] > shape[0])

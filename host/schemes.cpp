@@ -200,9 +200,7 @@ void dirac(Context& c, const TensorView& t, const DiracOptions& o) {
   const char* fn = "paraminit::dirac";
   auto& ctx = c.impl();
   const Geometry geo = check_view(ctx, t, fn);
-  if (t.rank < 3 || t.rank > 5)
-    fail(Status::invalid_argument, where(fn) + "needs a 3-D, 4-D or 5-D (out, in, k...) convolution weight, got rank " +
-                                       std::to_string(t.rank));
+  require_conv_weight(t, fn);
   std::int64_t shape[kMaxRank];
   global_shape(t, shape);
   if (o.groups < 1 || shape[0] % o.groups != 0)
