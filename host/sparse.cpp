@@ -27,6 +27,21 @@ bool local_of(const Geometry& geo, std::uint64_t g, std::uint64_t* local) {
   return true;
 }
 
+// f(perm.forward(i)) for i in [i0, i1), eight at a time (Feistel::forward8): the permutation's
+// evaluations are the cost of the CPU paths, and eight independent chains run several times faster
+// than one (measured: the marking of torch's sparse_ form at sparsity 0.9 went from ~65% of the time).
+template <class F>
+PI_CPU_CLONES void for_each_position(const kernels::Feistel& perm, std::uint64_t i0, std::uint64_t i1, F&& f) {
+  std::uint64_t in[8], out[8];
+  std::uint64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    for (int e = 0; e < 8; ++e) in[e] = i + static_cast<std::uint64_t>(e);
+    perm.forward8(in, out);
+    for (int e = 0; e < 8; ++e) f(out[e]);
+  }
+  for (; i < i1; ++i) f(perm.forward(i));
+}
+
 // Few kept elements (k <= F / 32): zero the view, then scatter each unit's k kept positions with
 // their dense values (O(k) per unit). Most kept (k >= F / 2): the dense fill (vectorized), then
 // scatter the F - k zeros at pi_u(k..F-1). In between: the dense fill, then zero the other
@@ -51,13 +66,13 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
       T v[E];
       for (std::uint64_t u = u0; u < u1; ++u) {
         const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
-        for (std::uint64_t i = 0; i < lay.k; ++i) {
-          const std::uint64_t g = lay.global_of(u, perm.forward(i));
+        for_each_position(perm, 0, lay.k, [&](std::uint64_t j) {
+          const std::uint64_t g = lay.global_of(u, j);
           std::uint64_t local;
-          if (!local_of(geo, g, &local)) continue;
+          if (!local_of(geo, g, &local)) return;
           gen(g / E, v);
           kernels::store(data + local, v[g % E]);
-        }
+        });
       }
     });
     return;
@@ -71,10 +86,10 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
       const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
       for (std::uint64_t u = u0; u < u1; ++u) {
         const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
-        for (std::uint64_t i = lay.k; i < lay.fan; ++i) {
+        for_each_position(perm, lay.k, lay.fan, [&](std::uint64_t j) {
           std::uint64_t local;
-          if (local_of(geo, lay.global_of(u, perm.forward(i)), &local)) data[local] = zero;
-        }
+          if (local_of(geo, lay.global_of(u, j), &local)) data[local] = zero;
+        });
       }
     });
     return;
@@ -92,10 +107,10 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
       const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
       for (std::uint64_t u = u0; u < u1; ++u) {
         const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
-        for (std::uint64_t i = 0; i < lay.k; ++i) {
-          const std::uint64_t g = lay.global_of(u, perm.forward(i));
+        for_each_position(perm, 0, lay.k, [&](std::uint64_t j) {
+          const std::uint64_t g = lay.global_of(u, j);
           bits[g >> 6] |= std::uint64_t{1} << (g & 63);
-        }
+        });
       }
     });
     constexpr std::uint64_t kWordsPerTask = 1024;  // 64 Ki elements
@@ -122,7 +137,7 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
     std::vector<unsigned char> keep(lay.fan * nb, 0);  // (fan, units of the block): sweep order
     for (std::uint64_t u = u0; u < u1; ++u) {
       const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
-      for (std::uint64_t i = 0; i < lay.k; ++i) keep[perm.forward(i) * nb + (u - u0)] = 1;
+      for_each_position(perm, 0, lay.k, [&](std::uint64_t j) { keep[j * nb + (u - u0)] = 1; });
     }
     // position j = jo * inner + ji of unit u  <->  global ((jo * units + u) * inner + ji)
     for (std::uint64_t jo = 0; jo < lay.fan / lay.inner; ++jo)
