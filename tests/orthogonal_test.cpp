@@ -33,17 +33,6 @@ Context& ctx() {
     if (!pi::lapack_built()) GTEST_SKIP() << "built without LAPACK"; \
   } while (0)
 
-TensorView view(Buffer& b, const std::vector<std::int64_t>& shape) {
-  TensorView v = TensorView::of(b.data(), b.dtype, {});
-  v.rank = static_cast<int>(shape.size());
-  for (int d = 0; d < v.rank; ++d) v.shape[d] = shape[d];
-  return v;
-}
-std::size_t numel(const std::vector<std::int64_t>& s) {
-  std::size_t n = 1;
-  for (auto e : s) n *= static_cast<std::size_t>(e);
-  return n;
-}
 
 // max |Q Q^T - I| (rows <= cols) or |Q^T Q - I| (rows > cols) of a row-major (rows, cols) matrix, in
 // long double, after dividing by gain.

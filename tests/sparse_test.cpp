@@ -33,12 +33,6 @@ double chi2_critical(double dof) {
   return dof * std::pow(1 - a + z * std::sqrt(a), 3);
 }
 
-TensorView view(Buffer& b, std::vector<std::int64_t> shape) {
-  TensorView v = TensorView::of(b.data(), b.dtype, {});
-  v.rank = static_cast<int>(shape.size());
-  for (int d = 0; d < v.rank; ++d) v.shape[d] = shape[d];
-  return v;
-}
 
 // Unit / position of flat index i for a shape and unit axis (written out here independently).
 void unit_position(const std::vector<std::int64_t>& shape, int axis, std::size_t i, std::size_t* u, std::size_t* j) {

@@ -100,6 +100,19 @@ struct Buffer {
   paraminit::TensorView view1d() { return paraminit::TensorView::of(data(), dtype, {static_cast<std::int64_t>(n)}); }
 };
 
+// A view of shape `shape` over the buffer (a whole parameter), and the element count of a shape.
+inline paraminit::TensorView view(Buffer& b, const std::vector<std::int64_t>& shape) {
+  paraminit::TensorView v = paraminit::TensorView::of(b.data(), b.dtype, {});
+  v.rank = static_cast<int>(shape.size());
+  for (int d = 0; d < v.rank; ++d) v.shape[d] = shape[static_cast<std::size_t>(d)];
+  return v;
+}
+inline std::size_t numel(const std::vector<std::int64_t>& s) {
+  std::size_t n = 1;
+  for (auto e : s) n *= static_cast<std::size_t>(e);
+  return n;
+}
+
 inline const DType kAllDTypes[] = {DType::f32, DType::f64, DType::f16, DType::bf16};
 
 // Kolmogorov-Smirnov statistic of the sample against a continuous CDF (sorts the sample).
