@@ -47,17 +47,10 @@ __attribute__((target("avx2"), always_inline)) inline void store_calls8(__m256i 
   _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(u2, u3, 0x31));
 }
 
-__attribute__((target("avx2"))) void philox_batch_avx2(std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
-                                                       std::uint32_t* out) {
-  const auto lo = static_cast<std::uint32_t>(first);
-  if (lo > 0xffffffffu - (kPhiloxBatch - 1)) {  // the low counter word wraps inside the batch: rare
-    philox_batch_scalar(seed, stream, first, out);
-    return;
-  }
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256i xa = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(lo)), lane);
-  __m256i xb = _mm256_add_epi32(xa, _mm256_set1_epi32(8));
-  __m256i ya = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(first >> 32))), yb = ya;
+// 16 calls whose counters' low and high words are the lanes of (xa, xb) and (ya, yb).
+__attribute__((target("avx2"), always_inline)) inline void philox16_avx2(std::uint64_t seed, std::uint64_t stream, __m256i xa,
+                                                                         __m256i xb, __m256i ya, __m256i yb,
+                                                                         std::uint32_t* out) {
   __m256i za = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(stream))), zb = za;
   __m256i wa = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(stream >> 32))), wb = wa;
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kernels::kPhiloxM0));
@@ -85,8 +78,51 @@ __attribute__((target("avx2"))) void philox_batch_avx2(std::uint64_t seed, std::
   store_calls8(xb, yb, zb, wb, out + 32);
 }
 
+__attribute__((target("avx2"))) void philox_batch_avx2(std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
+                                                       std::uint32_t* out) {
+  const auto lo = static_cast<std::uint32_t>(first);
+  if (lo > 0xffffffffu - (kPhiloxBatch - 1)) {  // the low counter word wraps inside the batch: rare
+    philox_batch_scalar(seed, stream, first, out);
+    return;
+  }
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i xa = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(lo)), lane);
+  const __m256i xb = _mm256_add_epi32(xa, _mm256_set1_epi32(8));
+  const __m256i y = _mm256_set1_epi32(static_cast<int>(static_cast<std::uint32_t>(first >> 32)));
+  philox16_avx2(seed, stream, xa, xb, y, y, out);
+}
+
+__attribute__((target("avx2"))) void philox_gather_avx2(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls,
+                                                        std::uint32_t* out) {
+  alignas(32) std::uint32_t lo[kPhiloxBatch], hi[kPhiloxBatch];
+  for (int l = 0; l < kPhiloxBatch; ++l) lo[l] = static_cast<std::uint32_t>(calls[l]), hi[l] = static_cast<std::uint32_t>(calls[l] >> 32);
+  const auto* vl = reinterpret_cast<const __m256i*>(lo);
+  const auto* vh = reinterpret_cast<const __m256i*>(hi);
+  philox16_avx2(seed, stream, _mm256_load_si256(vl), _mm256_load_si256(vl + 1), _mm256_load_si256(vh), _mm256_load_si256(vh + 1),
+                out);
+}
+
 }  // namespace
 #endif
+
+void philox_gather_scalar(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out) {
+  for (int l = 0; l < kPhiloxBatch; ++l) {
+    const kernels::Words4 w = kernels::philox_call(seed, stream, calls[l]);
+    out[4 * l + 0] = w.x;
+    out[4 * l + 1] = w.y;
+    out[4 * l + 2] = w.z;
+    out[4 * l + 3] = w.w;
+  }
+}
+
+PhiloxGatherFn philox_gather() {
+#if defined(PI_HAVE_AVX2_PATH)
+  static const PhiloxGatherFn fn = __builtin_cpu_supports("avx2") ? philox_gather_avx2 : philox_gather_scalar;
+  return fn;
+#else
+  return philox_gather_scalar;
+#endif
+}
 
 PhiloxBatchFn philox_batch() {
 #if defined(PI_HAVE_AVX2_PATH)

@@ -14,6 +14,12 @@ namespace detail {
 constexpr int kPhiloxBatch = 16;
 using PhiloxBatchFn = void (*)(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out);
 
+// The same for 16 calls at arbitrary indices: out[4 l + j] = word j of call calls[l] (the sparse
+// fill computes only the calls that hold kept elements).
+using PhiloxGatherFn = void (*)(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out);
+PhiloxGatherFn philox_gather();
+void philox_gather_scalar(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out);
+
 // The best implementation for this CPU (chosen once).
 PhiloxBatchFn philox_batch();
 // The portable one (for tests).

@@ -15,6 +15,8 @@
 // value is the nearest representable value inside the bounds.
 #pragma once
 
+#include <type_traits>
+
 #include "math.hpp"
 #include "philox.hpp"
 
@@ -106,8 +108,18 @@ struct TruncNormalDist {
 template <class T>
 struct TruncNormalCentralDist : TruncNormalDist<T> {};
 
-template <bool kCentral, class T>
-PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
+// trunc_normal_value in two halves, so that the host loop can run them as separate vectorized
+// loops over a batch (each loop's dependent chain is half as long, so the out-of-order core overlaps
+// twice as many elements; measured 4.4 -> 3.x ns per element). The device composes them directly:
+// the same operations, the same bits.
+template <class T>
+struct TruncPrep {
+  T x;     // the argument of the logarithm
+  T base;  // w = base - ln x
+  T y;     // z = sqrt(2) y E(w)
+};
+template <class T>
+PI_HD TruncPrep<T> trunc_normal_prep(const TruncNormalDist<T>& d, T u) {
   // tails
   const bool low_side = u < d.u0;
   const T alpha = low_side ? d.lower.alpha : d.upper.alpha;
@@ -119,12 +131,26 @@ PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
   // centre
   const T yc = d.y_a + u * d.y_span;
   const bool centre = yc <= T(0.5) && yc >= T(-0.5);
-  const T x = centre ? (T(1) - yc) * (T(1) + yc) : t * (T(1) - r);
-  const T w = (centre ? T(0) : (low_side ? d.lower.w0 : d.upper.w0)) - log_(x);
-  const T y = centre ? yc : (low_side ? -y_tail : y_tail);
+  TruncPrep<T> p;
+  p.x = centre ? (T(1) - yc) * (T(1) + yc) : t * (T(1) - r);
+  p.base = centre ? T(0) : (low_side ? d.lower.w0 : d.upper.w0);
+  p.y = centre ? yc : (low_side ? -y_tail : y_tail);
+  return p;
+}
+template <class T>
+PI_HD T trunc_normal_w(T x, T base) {
+  return base - log_(x);
+}
+template <bool kCentral, class T>
+PI_HD T trunc_normal_finish(const TruncNormalDist<T>& d, T w, T y) {
   const T e = kCentral ? erfinv_ratio_central(w) : erfinv_ratio(w);
   const T z = static_cast<T>(1.4142135623730950488) * (y * e);
   return clamp_(d.mean + d.std * z, d.lo, d.hi);
+}
+template <bool kCentral, class T>
+PI_HD T trunc_normal_value(const TruncNormalDist<T>& d, T u) {
+  const TruncPrep<T> p = trunc_normal_prep(d, u);
+  return trunc_normal_finish<kCentral>(d, trunc_normal_w(p.x, p.base), p.y);
 }
 
 PI_HD void group(const TruncNormalDist<float>& d, const std::uint32_t* w, float* out) {
@@ -160,6 +186,10 @@ PI_HD void store(float* p, float v) { *p = v; }
 PI_HD void store(double* p, double v) { *p = v; }
 PI_HD void store(f16_t* p, float v) { p->bits = f32_to_f16_rne(v); }
 PI_HD void store(bf16_t* p, float v) { p->bits = f32_to_bf16_rne(v); }
+// For the values of a distribution, never NaN: the same bits as store() without the NaN case.
+template <class Out, class T>
+PI_HD void store_value(Out* p, T v) { store(p, v); }
+PI_HD void store_value(bf16_t* p, float v) { p->bits = f32_to_bf16_rne_not_nan(v); }
 
 // ---- a distribution bound to a stream --------------------------------------------------------------
 template <class Dist, class T>
@@ -181,10 +211,23 @@ struct Generator {
   // host compiler vectorizes.
   template <int L, class Out>
   PI_HD void groups(const std::uint32_t* words, Out* out) const {
+    if constexpr (std::is_same_v<Dist, TruncNormalDist<float>> || std::is_same_v<Dist, TruncNormalCentralDist<float>>) {
+      // trunc_normal f32: two loops (see trunc_normal_prep), the halves passed through L1.
+      constexpr bool kCentral = std::is_same_v<Dist, TruncNormalCentralDist<float>>;
+      constexpr int N = kGroups * L;
+      float x[N], base[N], y[N];
+      for (int q = 0; q < N; ++q) {
+        const TruncPrep<float> p = trunc_normal_prep<float>(dist, open01_f32(words[q]));
+        x[q] = p.x, base[q] = p.base, y[q] = p.y;
+      }
+      for (int q = 0; q < N; ++q) x[q] = trunc_normal_w(x[q], base[q]);
+      for (int q = 0; q < N; ++q) store_value(out + q, trunc_normal_finish<kCentral, float>(dist, x[q], y[q]));
+      return;
+    }
     for (int q = 0; q < kGroups * L; ++q) {
       T v[Dist::kElems];
       group(dist, words + q * Dist::kWords, v);
-      for (int e = 0; e < Dist::kElems; ++e) store(out + q * Dist::kElems + e, v[e]);
+      for (int e = 0; e < Dist::kElems; ++e) store_value(out + q * Dist::kElems + e, v[e]);
     }
   }
 };

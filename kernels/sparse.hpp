@@ -19,12 +19,14 @@ namespace kernels {
 
 constexpr std::uint64_t kSparseKeyCounter = std::uint64_t{1} << 63;
 
-// A 32-bit avalanche mixer (xor-shift-multiply, constants chosen for low bias).
+// A 32-bit avalanche mixer (xor-shift-multiply, constants chosen for low bias). host/sparse.cpp
+// has an AVX2 copy of the same operations.
+constexpr std::uint32_t kMix32A = 0x7feb352du, kMix32B = 0x846ca68bu;
 PI_HD std::uint32_t mix32(std::uint32_t x) {
   x ^= x >> 16;
-  x *= 0x7feb352du;
+  x *= kMix32A;
   x ^= x >> 15;
-  x *= 0x846ca68bu;
+  x *= kMix32B;
   x ^= x >> 16;
   return x;
 }

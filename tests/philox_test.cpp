@@ -92,3 +92,34 @@ TEST(Philox, BatchedEqualsScalar) {
   }
 }
 }  // namespace
+
+namespace {
+// The gathered batch (16 calls at arbitrary 64-bit indices, used by the sparse fill) == the scalar
+// function at each index.
+TEST(Philox, GatheredEqualsScalar) {
+  const auto gather = paraminit::detail::philox_gather();
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) ASSERT_NE(gather, &paraminit::detail::philox_gather_scalar);
+#endif
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  };
+  constexpr int B = paraminit::detail::kPhiloxBatch;
+  for (int n = 0; n < 20000; ++n) {
+    const std::uint64_t seed = next(), stream = next();
+    std::uint64_t calls[B];
+    for (auto& c : calls) c = next() >> (n % 64);
+    std::uint32_t got[4 * B], want[4 * B];
+    gather(seed, stream, calls, got);
+    for (int l = 0; l < B; ++l) {
+      const Words4 w = philox4x32_10(Words4{static_cast<std::uint32_t>(calls[l]), static_cast<std::uint32_t>(calls[l] >> 32),
+                                            static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
+                                     static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+      want[4 * l] = w.x, want[4 * l + 1] = w.y, want[4 * l + 2] = w.z, want[4 * l + 3] = w.w;
+    }
+    ASSERT_EQ(std::memcmp(got, want, sizeof got), 0) << "seed " << seed << " stream " << stream;
+  }
+}
+}  // namespace
