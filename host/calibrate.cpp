@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "../kernels/activation.hpp"
 #include "../kernels/dists.hpp"
+#include "calibrate_impl.hpp"
 #include "internal.hpp"
 #include "params.hpp"
 
@@ -59,39 +61,13 @@ void backward_gemm(const Mat& dz, const float* w, std::int64_t batch, std::int64
 #endif
 }
 
-float act(Activation a, float x, float slope) {
-  switch (a) {
-    case Activation::identity: return x;
-    case Activation::relu: return x > 0 ? x : 0.0f;
-    case Activation::leaky_relu: return x > 0 ? x : slope * x;
-    case Activation::tanh: return std::tanh(x);
-    case Activation::sigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case Activation::gelu: return 0.5f * x * std::erfc(-x / std::sqrt(2.0f));
-    case Activation::silu: return x / (1.0f + std::exp(-x));
-  }
-  return x;
-}
-float act_grad(Activation a, float x, float slope) {
-  switch (a) {
-    case Activation::identity: return 1.0f;
-    case Activation::relu: return x > 0 ? 1.0f : 0.0f;
-    case Activation::leaky_relu: return x > 0 ? 1.0f : slope;
-    case Activation::tanh: {
-      const float t = std::tanh(x);
-      return 1.0f - t * t;
-    }
-    case Activation::sigmoid: {
-      const float s = 1.0f / (1.0f + std::exp(-x));
-      return s * (1.0f - s);
-    }
-    case Activation::gelu: return 0.5f * std::erfc(-x / std::sqrt(2.0f)) + x * std::exp(-0.5f * x * x) / std::sqrt(2.0f * 3.14159265f);
-    case Activation::silu: {
-      const float s = 1.0f / (1.0f + std::exp(-x));
-      return s * (1.0f + x * (1.0f - s));
-    }
-  }
-  return 1.0f;
-}
+static_assert(static_cast<int>(Activation::identity) == kernels::kIdentity && static_cast<int>(Activation::relu) == kernels::kRelu &&
+                  static_cast<int>(Activation::leaky_relu) == kernels::kLeakyRelu && static_cast<int>(Activation::tanh) == kernels::kTanh &&
+                  static_cast<int>(Activation::sigmoid) == kernels::kSigmoid && static_cast<int>(Activation::gelu) == kernels::kGelu &&
+                  static_cast<int>(Activation::silu) == kernels::kSilu,
+              "kernels/activation.hpp's codes are paraminit::Activation's values");
+float act(Activation a, float x, float slope) { return kernels::activation(static_cast<int>(a), x, slope); }
+float act_grad(Activation a, float x, float slope) { return kernels::activation_grad(static_cast<int>(a), x, slope); }
 
 // Partial sums of one block of rows.
 struct Acc {
@@ -212,21 +188,23 @@ struct F32View {
   }
 };
 
-struct Checked {
-  std::int64_t batch = 0, width0 = 0;
-  std::vector<std::int64_t> in, out;
-};
-
-Checked check_stack(ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
+void require_blas(const char* fn) {
 #if !defined(PARAMINIT_WITH_LAPACK)
   fail(Status::unsupported, where(fn) + "this build has no BLAS (install libopenblas-dev and rebuild)");
+#else
+  (void)fn;
 #endif
+}
+
+}  // namespace
+
+StackShape check_stack(const ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
   if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
   const Geometry gx = check_view(ctx, x, fn);
   if (x.rank != 2 || x.window_dim >= 0)
     fail(Status::invalid_argument, where(fn) + "the minibatch must be a whole (batch, features) tensor");
   if (gx.numel == 0) fail(Status::invalid_argument, where(fn) + "the minibatch is empty");
-  Checked c;
+  StackShape c;
   c.batch = x.shape[0];
   c.width0 = x.shape[1];
   std::int64_t prev = c.width0;
@@ -263,43 +241,23 @@ void require_finite_summary(const Summary& s, const char* fn, std::size_t l, con
                                 fmt_double(s.mean) + ", std " + fmt_double(s.std) + "): the layer overflowed");
 }
 
-// CUDA contexts: the views are copied to host memory (their storage dtype), the host path runs on a
-// CPU context with the same thread count as the machine, and LSUV's weights are copied back.
-struct Staged {
-  std::vector<std::vector<unsigned char>> bytes;
-  std::vector<DenseLayer> layers;
-  TensorView x;
-  Context cpu = Context::cpu();
-};
-
-TensorView stage(const ContextImpl& ctx, const TensorView& v, std::vector<std::vector<unsigned char>>& keep, const char* fn) {
-  TensorView h = v;
-  const std::uint64_t n = static_cast<std::uint64_t>(v.numel());
-  keep.emplace_back(static_cast<std::size_t>(n * dtype_size(v.dtype)) + 8);
-  h.data = keep.back().data();
-  cuda_copy_to_host(ctx, h.data, v.data, n * dtype_size(v.dtype), fn);
-  return h;
+void require_rescalable(double s, const char* fn, std::size_t l) {
+  if (!std::isfinite(s) || !(s > 0))
+    fail(Status::numerical, where(fn) + "layer " + std::to_string(l) + ": the pre-activation std is " + fmt_double(s) +
+                                (s == 0 ? " (the layer collapsed to a constant)" : "") + ", so it cannot be rescaled");
 }
 
-std::unique_ptr<Staged> stage_all(ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
-  auto st = std::make_unique<Staged>();
-  st->bytes.reserve(2 * layers.size() + 1);
-  (void)check_view(ctx, x, fn);
-  st->x = stage(ctx, x, st->bytes, fn);
-  for (const DenseLayer& L : layers) {
-    DenseLayer h = L;
-    (void)check_view(ctx, L.weight, fn);
-    h.weight = stage(ctx, L.weight, st->bytes, fn);
-    if (L.bias.data != nullptr) {
-      (void)check_view(ctx, L.bias, fn);
-      h.bias = stage(ctx, L.bias, st->bytes, fn);
-    }
-    st->layers.push_back(h);
+Summary summarize_rows(const std::vector<RowStats>& rows, std::int64_t cols) {
+  Acc all;
+  for (const RowStats& r : rows) {
+    Acc a;
+    a.sum = r.sum, a.sq = r.sq, a.lo = r.lo, a.hi = r.hi;
+    a.logrms = 0.5 * std::log(r.sq / static_cast<double>(cols));
+    all.merge(a);
   }
-  return st;
+  return all.summary(static_cast<std::int64_t>(rows.size()), cols);
 }
 
-}  // namespace
 }  // namespace detail
 
 std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
@@ -307,13 +265,11 @@ std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<Dens
   using namespace detail;
   const char* fn = "paraminit::layer_statistics";
   auto& ctx = c.impl();
-  if (ctx.cuda) {
-    if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
-    const auto st = stage_all(ctx, layers, x, fn);
-    StatisticsOptions o = opt;
-    return layer_statistics(st->cpu, st->layers, st->x, o);
-  }
-  const Checked ck = check_stack(ctx, layers, x, fn);
+  const StackShape ck = check_stack(ctx, layers, x, fn);
+#if defined(PARAMINIT_WITH_CUDA)
+  if (ctx.cuda) return cuda_layer_statistics(c, layers, x, opt, ck);
+#endif
+  require_blas(fn);
   const std::size_t L = layers.size();
   ThreadPool& pool = *ctx.pool;
   // Grow-only buffers kept per thread across calls: repeated calls (LSUV loops, depth sweeps) do not
@@ -392,29 +348,16 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
   using namespace detail;
   const char* fn = "paraminit::calibrate_lsuv";
   auto& ctx = c.impl();
-  if (ctx.cuda) {
-    if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
-    const auto st = stage_all(ctx, layers, x, fn);
-    if (opt.orthogonalize_first)  // on the device, as the caller's context would do it, then staged again
-      for (std::size_t l = 0; l < layers.size(); ++l) {
-        orthogonal(c, layers[l].weight, Key{opt.key.seed, batch_stream(opt.key.stream, l)});
-        cuda_copy_to_host(ctx, const_cast<void*>(st->layers[l].weight.data), layers[l].weight.data,
-                          static_cast<std::uint64_t>(layers[l].weight.numel()) * dtype_size(layers[l].weight.dtype), fn);
-      }
-    LsuvOptions o = opt;
-    o.orthogonalize_first = false;
-    auto rep = calibrate_lsuv(st->cpu, st->layers, st->x, o);
-    for (std::size_t l = 0; l < layers.size(); ++l)  // the calibrated weights back to the device
-      cuda_copy_to_device(ctx, layers[l].weight.data, st->layers[l].weight.data,
-                          static_cast<std::uint64_t>(layers[l].weight.numel()) * dtype_size(layers[l].weight.dtype), fn);
-    return rep;
-  }
-  const Checked ck = check_stack(ctx, layers, x, fn);
+  const StackShape ck = check_stack(ctx, layers, x, fn);
   if (!std::isfinite(opt.target_std) || !(opt.target_std > 0))
     fail(Status::invalid_argument, where(fn) + "target_std = " + fmt_double(opt.target_std) + " must be finite and > 0");
   if (!std::isfinite(opt.tolerance) || !(opt.tolerance > 0))
     fail(Status::invalid_argument, where(fn) + "tolerance = " + fmt_double(opt.tolerance) + " must be finite and > 0");
   if (opt.max_iterations < 0) fail(Status::invalid_argument, where(fn) + "max_iterations is negative");
+#if defined(PARAMINIT_WITH_CUDA)
+  if (ctx.cuda) return cuda_calibrate_lsuv(c, layers, x, opt, ck);
+#endif
+  require_blas(fn);
   std::vector<LsuvLayerReport> rep(layers.size());
   Mat h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0)), z, next;
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -444,9 +387,7 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
         });
       });
       const double s = acc[0].summary(ck.batch, cols).std;
-      if (!std::isfinite(s) || !(s > 0))
-        fail(Status::numerical, where(fn) + "layer " + std::to_string(l) + ": the pre-activation std is " + fmt_double(s) +
-                                    (s == 0 ? " (the layer collapsed to a constant)" : "") + ", so it cannot be rescaled");
+      require_rescalable(s, fn, l);
       return s;
     };
     double s = measure();

@@ -87,6 +87,20 @@ inline void check_launch(const char* what) {
                                      cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
 }
 
+// Work that synchronizes the stream or reads host memory cannot be recorded into a CUDA graph: it
+// is refused (Status::unsupported) while the stream is capturing. `what` says why ("synchronizes
+// its stream (...)").
+inline void refuse_capture(void* stream, const char* fn, const char* what) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  const cudaError_t ce = cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &capture);
+  if (ce == cudaErrorStreamCaptureImplicit || (ce == cudaSuccess && capture != cudaStreamCaptureStatusNone)) {
+    (void)cudaGetLastError();  // cudaErrorStreamCaptureImplicit: the legacy stream while another captures
+    ::paraminit::detail::fail(Status::unsupported, std::string(fn) + ": " + what +
+                                                       ", so it cannot be captured in a CUDA graph; call it before or after the capture");
+  }
+  DeviceGuard::check(ce, "cudaStreamIsCapturing");
+}
+
 inline unsigned grid_for(int device, std::uint64_t items) {
   int sms = 0;
   DeviceGuard::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),

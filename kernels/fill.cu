@@ -175,14 +175,7 @@ void copy_from_host(int device, void* stream, void* dst, const void* src, std::s
   if (bytes == 0) return;
   const DeviceGuard guard(device);
   const auto s = static_cast<cudaStream_t>(stream);
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  const cudaError_t ce = cudaStreamIsCapturing(s, &capture);
-  if (ce == cudaErrorStreamCaptureImplicit) (void)cudaGetLastError();  // the legacy stream while another captures
-  else DeviceGuard::check(ce, "cudaStreamIsCapturing");
-  if (ce == cudaErrorStreamCaptureImplicit || capture != cudaStreamCaptureStatusNone)
-    ::paraminit::detail::fail(Status::unsupported,
-                              std::string(fn) + ": copies host values to the device and cannot be captured in a "
-                                                "CUDA graph; call it before or after the capture");
+  refuse_capture(stream, fn, "copies host values to the device");
   DeviceGuard::check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
 }
 

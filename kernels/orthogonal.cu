@@ -22,6 +22,7 @@
 
 #include "../host/fills.hpp"
 #include "../host/orthogonal.hpp"
+#include "cuda_blas.cuh"
 #include "cuda_util.cuh"
 
 namespace paraminit {
@@ -31,11 +32,6 @@ namespace {
 using kernels::DeviceGuard;
 using kernels::FillPolicy;
 
-void check_cublas(cublasStatus_t s, const char* call) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    fail(Status::device, std::string("paraminit: ") + call + ": cuBLAS status " + std::to_string(static_cast<int>(s)) +
-                             " (" + cublasGetStatusString(s) + ")");
-}
 void check_cusolver(cusolverStatus_t s, const char* call) {
   if (s != CUSOLVER_STATUS_SUCCESS)
     fail(s == CUSOLVER_STATUS_ALLOC_FAILED ? Status::out_of_memory : Status::device,
@@ -384,18 +380,13 @@ class CudaBackend {
 
 }  // namespace
 
+cublasHandle_t context_blas(ContextImpl& ctx) { return linalg(ctx).blas; }
+
 OrthogonalInfo cuda_orthogonal(ContextImpl& ctx, const TensorView& t, const Geometry&, const OrthoJob& job,
                                const WindowMap& map) {
   const DeviceGuard guard(ctx.device);
   // cuSOLVER's info and the measured error come back to the host: not capturable in a graph.
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  const cudaError_t ce = cudaStreamIsCapturing(static_cast<cudaStream_t>(ctx.stream), &capture);
-  if (ce == cudaErrorStreamCaptureImplicit || (ce == cudaSuccess && capture != cudaStreamCaptureStatusNone)) {
-    (void)cudaGetLastError();
-    fail(Status::unsupported, std::string(job.fn) + ": synchronizes its stream (cuSOLVER's info comes back to the host), so it "
-                                                     "cannot be captured in a CUDA graph; call it before or after the capture");
-  }
-  check_cuda(ce, "cudaStreamIsCapturing");
+  kernels::refuse_capture(ctx.stream, job.fn, "synchronizes its stream (cuSOLVER's info comes back to the host)");
   if (t.dtype == DType::f64 || job.load) {
     CudaBackend<double> be(ctx, t, job, map);
     return run_job<double>(be, job);

@@ -117,11 +117,15 @@ struct SparseGenerator {
   SparseLayout layout;
   PI_HD void operator()(std::uint64_t call, value_type* out) const {
     dense(call, out);
+    // The unit's permutation (a Philox call for its keys) is derived once per call where the call's
+    // elements share a unit (inner > 1 or units along the leading axis: consecutive elements).
+    std::uint64_t u_prev = ~std::uint64_t{0};
+    Feistel perm{};
     for (int e = 0; e < kPerCall; ++e) {
       const std::uint64_t g = call * kPerCall + static_cast<std::uint64_t>(e);
       const std::uint64_t u = layout.unit_of(g);
-      const bool kept =
-          layout.k > 0 && layout.permutation(dense.seed, dense.stream, u).inverse(layout.position_of(g)) < layout.k;
+      if (u != u_prev) perm = layout.permutation(dense.seed, dense.stream, u), u_prev = u;
+      const bool kept = layout.k > 0 && perm.inverse(layout.position_of(g)) < layout.k;
       out[e] = kept ? out[e] : value_type(0);
     }
   }

@@ -4,7 +4,8 @@
 /// 2015), and the random-walk gain (Sussillo & Abbott 2014).
 ///
 /// Layers are PyTorch Linear layers: weight (out, in), optional bias (out,), then an activation;
-/// the minibatch is (batch, in). Storage may be any dtype; the math is f32 (BLAS sgemm on the CPU).
+/// the minibatch is (batch, in). Storage may be any dtype; the math is f32 (BLAS sgemm on the CPU,
+/// cuBLAS sgemm on CUDA in its default math mode, no TF32).
 /// Compiles as C++17 without CUDA headers.
 #pragma once
 
@@ -44,9 +45,12 @@ struct StatisticsOptions {
   bool check_finite = true;  ///< false: report inf/nan statistics instead of failing (the depth experiment)
 };
 
-/// Forward the minibatch through the layers and back-propagate a random output gradient with
-/// OpenBLAS sgemm. On a CUDA context the views (device memory) are first copied to the host and the
-/// same host computation runs (the cuBLAS path is not written yet); the call synchronizes the stream.
+/// Forward the minibatch through the layers and back-propagate a random output gradient: OpenBLAS
+/// sgemm on a CPU context; on a CUDA context (every view in device memory) cuBLAS sgemm and row
+/// kernels on the context's stream, with the call synchronizing the stream (the statistics come back
+/// to the host; refused while the stream is being captured into a graph). The gradient is the
+/// library's own normal draw, the same bits on both; the GEMMs and the device's tanhf/expf/erfcf sum
+/// and round differently, so CPU and GPU statistics agree to ~1e-5 relative, not bitwise.
 /// Errors: no layers, an empty minibatch, a weight that is not 2-D, a layer whose in does not match
 /// the previous out (named by index), a bias not (out,), non-finite statistics (with check_finite),
 /// a build without BLAS.
@@ -70,8 +74,8 @@ struct LsuvLayerReport {
 /// Layer-sequential unit-variance calibration (Mishkin & Matas 2015): layer by layer (earlier layers
 /// already calibrated), W := W * target / std(z) until |std(z) - target| < tolerance, where z is the
 /// layer's pre-activation on the minibatch. Weights are rewritten in their storage dtype; std_after is
-/// measured with the weights as stored. On a CUDA context: staged through the host as
-/// layer_statistics, the calibrated weights copied back to the device. Errors: those of layer_statistics, and a layer whose
+/// measured with the weights as stored. On a CUDA context the weights are rescaled in device memory
+/// (cuBLAS as layer_statistics; one stream synchronization per measurement). Errors: those of layer_statistics, and a layer whose
 /// pre-activation std is 0 or not finite (it cannot be rescaled), named by index.
 std::vector<LsuvLayerReport> calibrate_lsuv(Context& ctx, const std::vector<DenseLayer>& layers, const TensorView& minibatch,
                                             const LsuvOptions& opt = {});

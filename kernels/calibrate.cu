@@ -1,0 +1,383 @@
+// The scale from data on CUDA (include/paraminit/calibrate.hpp): the dense-layer stack forwarded
+// and back-propagated with cuBLAS sgemm (64-bit API, f32 math, no TF32: the handle's default math
+// mode) on the context's stream, and one row kernel per layer that adds the bias, applies the
+// activation and reduces each row's statistics in the same pass. The per-row statistics of every
+// layer come back to the host in one copy and are merged in row order (host/calibrate.cpp,
+// summarize_rows), so the result does not depend on the number of blocks. LSUV rescales the f32
+// weights on the device; other dtypes through an f32 copy, stored back rounded as on the CPU.
+//
+// Layouts as host/calibrate.cpp: h (batch, in), W (out, in), z (batch, out), row-major; cuBLAS is
+// column-major, so z^T = W h^T is gemm(T, N, out, batch, in, W (ld in), h (ld in)) and
+// g_in^T = W^T dz^T is gemm(N, N, in, batch, out, W (ld in), dz (ld out)).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "../host/calibrate_impl.hpp"
+#include "../host/params.hpp"
+#include "activation.hpp"
+#include "cuda_blas.cuh"
+#include "cuda_util.cuh"
+#include "dists.hpp"
+
+namespace paraminit {
+namespace detail {
+namespace {
+
+using kernels::DeviceGuard;
+using kernels::FillPolicy;
+
+constexpr int kRowThreads = 256;  // one block per row of the batch
+
+// A stream-ordered device allocation, freed on the stream when it goes out of scope.
+class DeviceBuffer {
+ public:
+  DeviceBuffer(std::uint64_t bytes, cudaStream_t s, const char* fn) : s_(s) {
+    if (bytes == 0) return;
+    const cudaError_t e = cudaMallocAsync(&p_, bytes, s);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      p_ = nullptr;
+      fail(Status::out_of_memory, std::string(fn) + ": cudaMallocAsync of " + std::to_string(bytes) +
+                                      " bytes for the f32 activations failed: " + cudaGetErrorString(e));
+    }
+  }
+  ~DeviceBuffer() {
+    if (p_ != nullptr) (void)cudaFreeAsync(p_, s_);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
+
+ private:
+  void* p_ = nullptr;
+  cudaStream_t s_;
+};
+
+// ---- kernels --------------------------------------------------------------------------------------
+
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ float to_f32(double v) { return static_cast<float>(v); }
+__device__ __forceinline__ float to_f32(kernels::f16_t v) { return kernels::f16_to_f32(v.bits); }
+__device__ __forceinline__ float to_f32(kernels::bf16_t v) { return kernels::bf16_to_f32(v.bits); }
+
+template <class In>
+__global__ void to_f32_kernel(const In* src, float* dst, std::uint64_t n) {
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    dst[i] = to_f32(src[i]);
+}
+
+template <class Out>
+__global__ void from_f32_kernel(const float* src, Out* dst, std::uint64_t n) {
+  using C = typename kernels::ComputeType<Out>::type;
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    kernels::store(dst + i, static_cast<C>(src[i]));
+}
+
+__global__ void scale_kernel(float* w, std::uint64_t n, float f) {
+  const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
+  for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) w[i] *= f;
+}
+
+// One row's partial statistics as host/calibrate.cpp's Acc keeps them (sums in double; min / max
+// ignore NaN the same way).
+struct RowAcc {
+  double sum = 0, sq = 0;
+  float lo = INFINITY, hi = -INFINITY;
+  __device__ void add(float x) {
+    const double d = x;
+    sum += d;
+    sq += d * d;
+    lo = x < lo ? x : lo;
+    hi = x > hi ? x : hi;
+  }
+};
+
+// The block's RowAcc values combined (a fixed tree over the threads: deterministic), written by
+// thread 0 to *out.
+__device__ void reduce_row(RowAcc a, RowStats* out) {
+  __shared__ double s_sum[kRowThreads], s_sq[kRowThreads];
+  __shared__ float s_lo[kRowThreads], s_hi[kRowThreads];
+  const unsigned t = threadIdx.x;
+  s_sum[t] = a.sum, s_sq[t] = a.sq, s_lo[t] = a.lo, s_hi[t] = a.hi;
+  __syncthreads();
+  for (unsigned half = kRowThreads / 2; half > 0; half /= 2) {
+    if (t < half) {
+      s_sum[t] += s_sum[t + half];
+      s_sq[t] += s_sq[t + half];
+      s_lo[t] = s_lo[t + half] < s_lo[t] ? s_lo[t + half] : s_lo[t];
+      s_hi[t] = s_hi[t + half] > s_hi[t] ? s_hi[t + half] : s_hi[t];
+    }
+    __syncthreads();
+  }
+  if (t == 0) *out = RowStats{s_sum[0], s_sq[0], s_lo[0], s_hi[0]};
+  __syncthreads();  // the shared arrays are reused by a second reduction in the same kernel
+}
+
+// Row r of z (batch, cols): z += bias, h = f(z), and the statistics of both rows (hs may be null).
+template <int A>
+__global__ void __launch_bounds__(kRowThreads) forward_rows_kernel(float* z, const float* bias, float* h, std::int64_t cols,
+                                                                   float slope, RowStats* zs, RowStats* hs) {
+  const std::int64_t r = blockIdx.x;
+  float* zr = z + r * cols;
+  float* hr = h + r * cols;
+  RowAcc a, b;
+  for (std::int64_t j = threadIdx.x; j < cols; j += kRowThreads) {
+    float v = zr[j];
+    if (bias != nullptr) {
+      v = v + bias[j];
+      zr[j] = v;
+    }
+    const float f = kernels::activation(A, v, slope);
+    hr[j] = f;
+    a.add(v);
+    b.add(f);
+  }
+  reduce_row(a, zs + r);
+  if (hs != nullptr) reduce_row(b, hs + r);
+}
+
+// Row r of g (batch, cols): its statistics (gs, if not null), then g *= f'(z) (if z is not null).
+template <int A>
+__global__ void __launch_bounds__(kRowThreads) grad_rows_kernel(float* g, const float* z, std::int64_t cols, float slope,
+                                                                RowStats* gs) {
+  const std::int64_t r = blockIdx.x;
+  float* gr = g + r * cols;
+  const float* zr = z != nullptr ? z + r * cols : nullptr;
+  RowAcc a;
+  for (std::int64_t j = threadIdx.x; j < cols; j += kRowThreads) {
+    const float v = gr[j];
+    a.add(v);
+    if (zr != nullptr) gr[j] = v * kernels::activation_grad(A, zr[j], slope);
+  }
+  if (gs != nullptr) reduce_row(a, gs + r);
+}
+
+// f(std::integral_constant<int, a>) for the activation code a (a template argument: the row loops
+// have no switch inside).
+template <class F>
+void with_activation_code(Activation a, F f) {
+  switch (a) {
+    case Activation::identity: return f(std::integral_constant<int, kernels::kIdentity>{});
+    case Activation::relu: return f(std::integral_constant<int, kernels::kRelu>{});
+    case Activation::leaky_relu: return f(std::integral_constant<int, kernels::kLeakyRelu>{});
+    case Activation::tanh: return f(std::integral_constant<int, kernels::kTanh>{});
+    case Activation::sigmoid: return f(std::integral_constant<int, kernels::kSigmoid>{});
+    case Activation::gelu: return f(std::integral_constant<int, kernels::kGelu>{});
+    case Activation::silu: return f(std::integral_constant<int, kernels::kSilu>{});
+  }
+}
+
+// ---- the host side ----------------------------------------------------------------------------------
+
+// What both functions share: the guard, the handle, the stream.
+struct Run {
+  ContextImpl& ctx;
+  const char* fn;
+  cudaStream_t s;
+  cublasHandle_t blas;
+  DeviceGuard guard;
+  Run(ContextImpl& c, const char* name, const char* why)
+      : ctx(c), fn(name), s(static_cast<cudaStream_t>(c.stream)), blas(nullptr), guard(c.device) {
+    kernels::refuse_capture(c.stream, name, why);
+    blas = context_blas(c);
+    // f32 math: the default mode (not CUBLAS_TF32_TENSOR_OP_MATH), set here in case a caller changed
+    // the shared handle's mode.
+    check_cublas(cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  }
+  unsigned grid(std::uint64_t n) const { return kernels::grid_for(ctx.device, n); }
+
+  // The view's values as f32 on the device: the view itself for f32 (writable: LSUV scales it in
+  // place), else a converted copy in `keep`.
+  float* f32_of(const TensorView& v, std::vector<std::unique_ptr<DeviceBuffer>>& keep) {
+    const auto n = static_cast<std::uint64_t>(v.numel());
+    if (v.dtype == DType::f32) return static_cast<float*>(v.data);
+    keep.push_back(std::make_unique<DeviceBuffer>(n * sizeof(float), s, fn));
+    float* dst = keep.back()->as<float>();
+    convert_to_f32(v, dst);
+    return dst;
+  }
+  void convert_to_f32(const TensorView& v, float* dst) {
+    const auto n = static_cast<std::uint64_t>(v.numel());
+    if (n == 0) return;
+    for_dtype(v.dtype, [&](auto tag) {
+      using In = decltype(tag);
+      to_f32_kernel<In><<<grid(n), FillPolicy::kThreads, 0, s>>>(static_cast<const In*>(v.data), dst, n);
+    });
+    kernels::check_launch("to_f32_kernel");
+  }
+  void store_from_f32(const float* src, const TensorView& v) {
+    const auto n = static_cast<std::uint64_t>(v.numel());
+    if (n == 0) return;
+    for_dtype(v.dtype, [&](auto tag) {
+      using Out = decltype(tag);
+      from_f32_kernel<Out><<<grid(n), FillPolicy::kThreads, 0, s>>>(src, static_cast<Out*>(v.data), n);
+    });
+    kernels::check_launch("from_f32_kernel");
+  }
+  // z (batch, out) = h (batch, in) W^T.
+  void forward_gemm(const float* h, const float* w, float* z, std::int64_t batch, std::int64_t in, std::int64_t out) {
+    const float one = 1, zero = 0;
+    check_cublas(cublasSgemm_64(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, batch, in, &one, w, in, h, in, &zero, z, out),
+                 "cublasSgemm_64 (forward)");
+  }
+  // g_in (batch, in) = dz (batch, out) W.
+  void backward_gemm(const float* dz, const float* w, float* g_in, std::int64_t batch, std::int64_t in, std::int64_t out) {
+    const float one = 1, zero = 0;
+    check_cublas(cublasSgemm_64(blas, CUBLAS_OP_N, CUBLAS_OP_N, in, batch, out, &one, w, in, dz, out, &zero, g_in, in),
+                 "cublasSgemm_64 (backward)");
+  }
+  void forward_rows(const DenseLayer& L, float* z, const float* bias, float* h, std::int64_t batch, std::int64_t cols, RowStats* zs,
+                    RowStats* hs) {
+    with_activation_code(L.activation, [&](auto a) {
+      forward_rows_kernel<decltype(a)::value><<<static_cast<unsigned>(batch), kRowThreads, 0, s>>>(
+          z, bias, h, cols, static_cast<float>(L.negative_slope), zs, hs);
+    });
+    kernels::check_launch("forward_rows_kernel");
+  }
+  void grad_rows(const DenseLayer* below, float* g, const float* z, std::int64_t batch, std::int64_t cols, RowStats* gs) {
+    with_activation_code(below != nullptr ? below->activation : Activation::identity, [&](auto a) {
+      grad_rows_kernel<decltype(a)::value><<<static_cast<unsigned>(batch), kRowThreads, 0, s>>>(
+          g, below != nullptr ? z : nullptr, cols, below != nullptr ? static_cast<float>(below->negative_slope) : 0.0f, gs);
+    });
+    kernels::check_launch("grad_rows_kernel");
+  }
+  std::vector<RowStats> to_host(const RowStats* d, std::uint64_t count) {
+    std::vector<RowStats> h(count);
+    DeviceGuard::check(cudaMemcpyAsync(h.data(), d, count * sizeof(RowStats), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+    DeviceGuard::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    return h;
+  }
+};
+
+std::uint64_t max_width(const StackShape& sh) {
+  std::int64_t w = sh.width0;
+  for (std::int64_t o : sh.out) w = std::max(w, o);
+  return static_cast<std::uint64_t>(w);
+}
+
+}  // namespace
+
+std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
+                                                   const StatisticsOptions& opt, const StackShape& sh) {
+  Run run(c.impl(), "paraminit::layer_statistics", "synchronizes its stream (the statistics come back to the host)");
+  const std::size_t L = layers.size();
+  const auto batch = static_cast<std::uint64_t>(sh.batch);
+  const std::uint64_t wmax = max_width(sh);
+  std::vector<std::unique_ptr<DeviceBuffer>> keep;
+  const float* x32 = run.f32_of(x, keep);
+  std::vector<const float*> w(L), b(L, nullptr);
+  std::vector<std::unique_ptr<DeviceBuffer>> z;
+  for (std::size_t l = 0; l < L; ++l) {
+    w[l] = run.f32_of(layers[l].weight, keep);
+    if (layers[l].bias.data != nullptr) b[l] = run.f32_of(layers[l].bias, keep);
+    z.push_back(std::make_unique<DeviceBuffer>(batch * static_cast<std::uint64_t>(sh.out[l]) * sizeof(float), run.s, run.fn));
+  }
+  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn), h1(batch * wmax * sizeof(float), run.s, run.fn);
+  // Row statistics of every layer: [pre-activation | activation | gradient] x L x batch.
+  DeviceBuffer stats(3 * L * batch * sizeof(RowStats), run.s, run.fn);
+  RowStats* zs = stats.as<RowStats>();
+  RowStats* hs = zs + L * batch;
+  RowStats* gs = hs + L * batch;
+
+  const float* h = x32;
+  float* next = h0.as<float>();
+  for (std::size_t l = 0; l < L; ++l) {
+    run.forward_gemm(h, w[l], z[l]->as<float>(), sh.batch, sh.in[l], sh.out[l]);
+    run.forward_rows(layers[l], z[l]->as<float>(), b[l], next, sh.batch, sh.out[l], zs + l * batch, hs + l * batch);
+    h = next;
+    next = next == h0.as<float>() ? h1.as<float>() : h0.as<float>();
+  }
+  // A N(0, 1) gradient of the last layer's output, the library's own draw (the CPU's bits), then
+  // g := g f'(z) of the top layer; per layer g_in = g W, its statistics and f'(z) of the layer below.
+  float* g = h0.as<float>();
+  float* g_in = h1.as<float>();
+  normal(c, TensorView::of(g, DType::f32, {sh.batch, sh.out[L - 1]}), opt.gradient_key, {0.0, 1.0});
+  run.grad_rows(&layers[L - 1], g, z[L - 1]->as<float>(), sh.batch, sh.out[L - 1], nullptr);
+  for (std::size_t l = L; l-- > 0;) {
+    run.backward_gemm(g, w[l], g_in, sh.batch, sh.in[l], sh.out[l]);
+    run.grad_rows(l > 0 ? &layers[l - 1] : nullptr, g_in, l > 0 ? z[l - 1]->as<float>() : nullptr, sh.batch, sh.in[l], gs + l * batch);
+    std::swap(g, g_in);
+  }
+  const std::vector<RowStats> all = run.to_host(zs, 3 * L * batch);
+  std::vector<LayerStatistics> out(L);
+  auto rows = [&](std::size_t part, std::size_t l) {
+    const auto* p = all.data() + (part * L + l) * batch;
+    return std::vector<RowStats>(p, p + batch);
+  };
+  for (std::size_t l = 0; l < L; ++l) {  // the CPU's order of checks: forward, then backward
+    out[l].pre_activation = summarize_rows(rows(0, l), sh.out[l]);
+    out[l].activation = summarize_rows(rows(1, l), sh.out[l]);
+    if (opt.check_finite) require_finite_summary(out[l].pre_activation, run.fn, l, "pre-activation");
+  }
+  for (std::size_t l = L; l-- > 0;) {
+    out[l].gradient = summarize_rows(rows(2, l), sh.in[l]);
+    if (opt.check_finite) require_finite_summary(out[l].gradient, run.fn, l, "gradient");
+  }
+  return out;
+}
+
+std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
+                                                 const LsuvOptions& opt, const StackShape& sh) {
+  Run run(c.impl(), "paraminit::calibrate_lsuv", "synchronizes its stream (each measured std comes back to the host)");
+  const auto batch = static_cast<std::uint64_t>(sh.batch);
+  const std::uint64_t wmax = max_width(sh);
+  std::vector<std::unique_ptr<DeviceBuffer>> keep;
+  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn), h1(batch * wmax * sizeof(float), run.s, run.fn),
+      zbuf(batch * wmax * sizeof(float), run.s, run.fn), zstats(batch * sizeof(RowStats), run.s, run.fn);
+  float* h = h0.as<float>();
+  float* next = h1.as<float>();
+  run.convert_to_f32(x, h);  // a copy also for f32: h is overwritten layer by layer
+  std::vector<LsuvLayerReport> rep(layers.size());
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const DenseLayer& Ly = layers[l];
+    if (opt.orthogonalize_first) orthogonal(c, Ly.weight, Key{opt.key.seed, batch_stream(opt.key.stream, l)});
+    // f32 weights are scaled in place; others in an f32 copy, stored back rounded and measured again.
+    const bool in_place = Ly.weight.dtype == DType::f32;
+    const auto wn = static_cast<std::uint64_t>(sh.in[l] * sh.out[l]);
+    float* w = run.f32_of(Ly.weight, keep);
+    const float* bias = Ly.bias.data != nullptr ? run.f32_of(Ly.bias, keep) : nullptr;
+    const std::int64_t cols = sh.out[l];
+    auto measure = [&] {
+      run.forward_gemm(h, w, zbuf.as<float>(), sh.batch, sh.in[l], cols);
+      run.forward_rows(Ly, zbuf.as<float>(), bias, next, sh.batch, cols, zstats.as<RowStats>(), nullptr);
+      const double s = summarize_rows(run.to_host(zstats.as<RowStats>(), batch), cols).std;
+      require_rescalable(s, run.fn, l);
+      return s;
+    };
+    double s = measure();
+    rep[l].std_before = s;
+    int it = 0;
+    while (std::fabs(s - opt.target_std) >= opt.tolerance && it < opt.max_iterations) {
+      scale_kernel<<<run.grid(wn), FillPolicy::kThreads, 0, run.s>>>(w, wn, static_cast<float>(opt.target_std / s));
+      kernels::check_launch("scale_kernel");
+      s = measure();
+      ++it;
+    }
+    if (!in_place && it > 0) {
+      run.store_from_f32(w, Ly.weight);
+      run.convert_to_f32(Ly.weight, w);  // as stored (rounded to its dtype)
+      s = measure();
+    }
+    rep[l].std_after = s;
+    rep[l].iterations = it;
+    rep[l].converged = std::fabs(s - opt.target_std) < opt.tolerance;
+    std::swap(h, next);
+    keep.clear();  // this layer's f32 copies (stream-ordered frees)
+  }
+  return rep;
+}
+
+}  // namespace detail
+}  // namespace paraminit
