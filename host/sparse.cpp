@@ -115,6 +115,19 @@ PI_CPU_CLONES void store_kept_calls(const Gen& gen, std::uint64_t* calls, const 
     }
 }
 
+// pending (<= 16) single elements: element elems[i] of call calls[i], stored at data[locals[i]].
+template <class Gen, class Out>
+PI_CPU_CLONES void store_scattered(const Gen& gen, std::uint64_t* calls, const unsigned* elems, const std::uint64_t* locals,
+                                   unsigned pending, Out* data) {
+  constexpr unsigned E = Gen::kPerCall, B = kPhiloxBatch;
+  for (unsigned i = pending; i < B; ++i) calls[i] = calls[0];  // padding, computed and dropped
+  alignas(64) std::uint32_t words[4 * B];
+  alignas(64) Out vals[B * E];
+  philox_gather()(gen.seed, gen.stream, calls, words);
+  gen.template groups<B>(words, vals);
+  for (unsigned i = 0; i < pending; ++i) data[locals[i]] = vals[i * E + elems[i]];
+}
+
 template <class Gen, class Out>
 void sweep_kept(const Gen& gen, const std::uint64_t* bits, Out* data, Out zero, std::uint64_t numel, std::uint64_t w0,
                 std::uint64_t w1) {
@@ -159,17 +172,21 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
     pool.run(static_cast<std::int64_t>((units + per_task - 1) / per_task), [&](std::int64_t task) {
       const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * per_task;
       const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
-      T v[E];
+      // Kept elements are valued 16 at a time: their calls gathered (philox_gather), the dense
+      // fill's vectorized loop over those calls, one value taken from each.
+      std::uint64_t calls[kPhiloxBatch], locals[kPhiloxBatch];
+      unsigned elems[kPhiloxBatch], pending = 0;
       for (std::uint64_t u = u0; u < u1; ++u) {
         const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
         for_each_position(perm, 0, lay.k, [&](std::uint64_t j) {
-          const std::uint64_t g = lay.global_of(u, j);
-          std::uint64_t local;
-          if (!local_of(geo, g, &local)) return;
-          gen(g / E, v);
-          kernels::store(data + local, v[g % E]);
+          const std::uint64_t g = lay.global_at(u, j);
+          if (!local_of(geo, g, &locals[pending])) return;
+          calls[pending] = g / E;
+          elems[pending] = static_cast<unsigned>(g % E);
+          if (++pending == kPhiloxBatch) store_scattered(gen, calls, elems, locals, pending, data), pending = 0;
         });
       }
+      if (pending != 0) store_scattered(gen, calls, elems, locals, pending, data);
     });
     return;
   }
@@ -187,11 +204,10 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
       const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
       for (std::uint64_t u = u0; u < u1; ++u) {
         const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
-        auto mark = [&](std::uint64_t g) { bits[g >> 6] |= std::uint64_t{1} << (g & 63); };
-        if (lay.inner == 1)  // units along the last axis (torch's sparse_ form): no division per position
-          for_each_position(perm, 0, lay.k, [&](std::uint64_t j) { mark(j * lay.units + u); });
-        else
-          for_each_position(perm, 0, lay.k, [&](std::uint64_t j) { mark(lay.global_of(u, j)); });
+        for_each_position(perm, 0, lay.k, [&](std::uint64_t j) {
+          const std::uint64_t g = lay.global_at(u, j);
+          bits[g >> 6] |= std::uint64_t{1} << (g & 63);
+        });
       }
     });
     constexpr std::uint64_t kWordsPerTask = 1024;  // 64 Ki elements
@@ -213,7 +229,7 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
         const kernels::Feistel perm = lay.permutation(gen.seed, gen.stream, u);
         for_each_position(perm, lay.k, lay.fan, [&](std::uint64_t j) {
           std::uint64_t local;
-          if (local_of(geo, lay.global_of(u, j), &local)) data[local] = zero;
+          if (local_of(geo, lay.global_at(u, j), &local)) data[local] = zero;
         });
       }
     });

@@ -38,18 +38,19 @@ constexpr int kRowThreads = 256;  // one block per row of the batch
 // A stream-ordered device allocation, freed on the stream when it goes out of scope.
 class DeviceBuffer {
  public:
-  DeviceBuffer(std::uint64_t bytes, cudaStream_t s, const char* fn) : s_(s) {
+  DeviceBuffer(std::uint64_t bytes, cudaStream_t s, const char* fn, const char* what) : s_(s) {
     if (bytes == 0) return;
     const cudaError_t e = cudaMallocAsync(&p_, bytes, s);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
       p_ = nullptr;
-      fail(Status::out_of_memory, std::string(fn) + ": cudaMallocAsync of " + std::to_string(bytes) +
-                                      " bytes for the f32 activations failed: " + cudaGetErrorString(e));
+      fail(e == cudaErrorMemoryAllocation ? Status::out_of_memory : Status::device,
+           std::string(fn) + ": cudaMallocAsync of " + std::to_string(bytes) + " bytes for " + what +
+               " failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
     }
   }
-  ~DeviceBuffer() {
-    if (p_ != nullptr) (void)cudaFreeAsync(p_, s_);
+  ~DeviceBuffer() {  // never throws; a failed free must not leave a stale error for a later check
+    if (p_ != nullptr && cudaFreeAsync(p_, s_) != cudaSuccess) (void)cudaGetLastError();
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
@@ -203,7 +204,7 @@ struct Run {
   float* f32_of(const TensorView& v, std::vector<std::unique_ptr<DeviceBuffer>>& keep) {
     const auto n = static_cast<std::uint64_t>(v.numel());
     if (v.dtype == DType::f32) return static_cast<float*>(v.data);
-    keep.push_back(std::make_unique<DeviceBuffer>(n * sizeof(float), s, fn));
+    keep.push_back(std::make_unique<DeviceBuffer>(n * sizeof(float), s, fn, "an f32 copy of a weight, bias or minibatch"));
     float* dst = keep.back()->as<float>();
     convert_to_f32(v, dst);
     return dst;
@@ -282,11 +283,13 @@ std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector
   for (std::size_t l = 0; l < L; ++l) {
     w[l] = run.f32_of(layers[l].weight, keep);
     if (layers[l].bias.data != nullptr) b[l] = run.f32_of(layers[l].bias, keep);
-    z.push_back(std::make_unique<DeviceBuffer>(batch * static_cast<std::uint64_t>(sh.out[l]) * sizeof(float), run.s, run.fn));
+    z.push_back(std::make_unique<DeviceBuffer>(batch * static_cast<std::uint64_t>(sh.out[l]) * sizeof(float), run.s, run.fn,
+                                               "the pre-activations"));
   }
-  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn), h1(batch * wmax * sizeof(float), run.s, run.fn);
+  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn, "the activations"),
+      h1(batch * wmax * sizeof(float), run.s, run.fn, "the activations");
   // Row statistics of every layer: [pre-activation | activation | gradient] x L x batch.
-  DeviceBuffer stats(3 * L * batch * sizeof(RowStats), run.s, run.fn);
+  DeviceBuffer stats(3 * L * batch * sizeof(RowStats), run.s, run.fn, "the row statistics");
   RowStats* zs = stats.as<RowStats>();
   RowStats* hs = zs + L * batch;
   RowStats* gs = hs + L * batch;
@@ -334,8 +337,10 @@ std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<D
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
   std::vector<std::unique_ptr<DeviceBuffer>> keep;
-  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn), h1(batch * wmax * sizeof(float), run.s, run.fn),
-      zbuf(batch * wmax * sizeof(float), run.s, run.fn), zstats(batch * sizeof(RowStats), run.s, run.fn);
+  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn, "the activations"),
+      h1(batch * wmax * sizeof(float), run.s, run.fn, "the activations"),
+      zbuf(batch * wmax * sizeof(float), run.s, run.fn, "the pre-activations"),
+      zstats(batch * sizeof(RowStats), run.s, run.fn, "the row statistics");
   float* h = h0.as<float>();
   float* next = h1.as<float>();
   run.convert_to_f32(x, h);  // a copy also for f32: h is overwritten layer by layer

@@ -101,6 +101,11 @@ struct SparseLayout {
   PI_HD std::uint64_t global_of(std::uint64_t u, std::uint64_t j) const {
     return ((j / inner) * units + u) * inner + j % inner;
   }
+  // The same, without the divisions where inner == 1 (units along the last axis: torch's sparse_
+  // form, or a Linear weight's rows seen as columns): the CPU's scatter and bitmap loops.
+  PI_HD std::uint64_t global_at(std::uint64_t u, std::uint64_t j) const {
+    return inner == 1 ? j * units + u : global_of(u, j);
+  }
   PI_HD Feistel permutation(std::uint64_t seed, std::uint64_t stream, std::uint64_t u) const {
     const Words4 w = philox_call(seed, stream, kSparseKeyCounter + u);
     Feistel f{{w.x, w.y, w.z, w.w}, half_bits, (1u << half_bits) - 1u, fan};
@@ -124,7 +129,7 @@ struct SparseGenerator {
     for (int e = 0; e < kPerCall; ++e) {
       const std::uint64_t g = call * kPerCall + static_cast<std::uint64_t>(e);
       const std::uint64_t u = layout.unit_of(g);
-      if (u != u_prev) perm = layout.permutation(dense.seed, dense.stream, u), u_prev = u;
+      if (layout.k > 0 && u != u_prev) perm = layout.permutation(dense.seed, dense.stream, u), u_prev = u;
       const bool kept = layout.k > 0 && perm.inverse(layout.position_of(g)) < layout.k;
       out[e] = kept ? out[e] : value_type(0);
     }

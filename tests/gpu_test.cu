@@ -262,6 +262,18 @@ TEST(Gpu, HostValueFillsRefuseGraphCapture) {
   } catch (const paraminit::Error& e) {
     EXPECT_EQ(e.code(), paraminit::Status::unsupported) << e.what();
   }
+  // The calibration functions bring statistics back to the host: refused too.
+  std::vector<paraminit::DenseLayer> layers(1);
+  layers[0].weight = TensorView::of(d.p, DType::f32, {2, 4});
+  const TensorView mb = TensorView::of(static_cast<float*>(d.p) + 8, DType::f32, {2, 4});
+  for (int which = 0; which < 2; ++which) try {
+      if (which == 0) (void)paraminit::layer_statistics(gpu, layers, mb);
+      else (void)paraminit::calibrate_lsuv(gpu, layers, mb);
+      ADD_FAILURE() << (which == 0 ? "layer_statistics" : "calibrate_lsuv") << " accepted a capturing stream";
+    } catch (const paraminit::Error& e) {
+      EXPECT_EQ(e.code(), paraminit::Status::unsupported) << e.what();
+      EXPECT_NE(std::string(e.what()).find("CUDA graph"), std::string::npos) << e.what();
+    }
   CUDA_OK(cudaStreamEndCapture(s, &g));
   cudaGraphDestroy(g);
   unsigned char back[64];
@@ -362,67 +374,84 @@ TEST(Gpu, OrthogonalWindowsDeltaAndOrthogonalize) {
 // Calibration on a CUDA context: cuBLAS sgemm and the row kernels against the CPU's OpenBLAS path on
 // the same weights and minibatch. The GEMMs sum in different orders and CUDA's tanhf / expf / erfcf
 // may differ from glibc's in the last bit, so the bound is relative: 1e-4 (f32 rounding ~6e-8 per
-// operation, amplified by at most ~100 through 3 layers of width 64; the gradient of a random
-// output is the same draw on both sides, bit for bit). Mixed dtypes exercise the conversions: a
-// bf16 weight, an f16 minibatch, a bias, and every activation across the stack.
+// operation, amplified by at most ~100 through the stack; the gradient of a random output is the
+// same draw on both sides, bit for bit). The stack has every activation, non-square layers (so a
+// swapped dimension or leading dimension fails), one layer wider than a row block's 256 threads,
+// layers with and without bias, a bf16 weight, and f16 and f32 minibatches.
 TEST(Gpu, CalibrationOnTheDeviceAgreesWithTheCpu) {
   REQUIRE_GPU();
   Context gpu = Context::cuda(0), cpu = Context::cpu(2);
-  const std::int64_t n = 64, B = 48;
-  const DType wt[3] = {DType::f32, DType::bf16, DType::f32};
-  const paraminit::Activation act[3] = {paraminit::Activation::tanh, paraminit::Activation::gelu, paraminit::Activation::relu};
+  using paraminit::Activation;
+  const std::int64_t width[] = {40, 96, 24, 300, 50, 64, 33, 20};
+  const Activation act[] = {Activation::tanh,      Activation::gelu,    Activation::relu,     Activation::leaky_relu,
+                            Activation::silu,      Activation::sigmoid, Activation::identity};
+  constexpr int L = 7;
+  const std::int64_t B = 48;
   std::vector<Buffer> hw, hb;
   std::vector<DeviceBuffer> dw, db;
-  hw.reserve(3), hb.reserve(3), dw.reserve(3), db.reserve(3);  // DeviceBuffer has no move constructor
-  std::vector<paraminit::DenseLayer> hl(3), dl(3);
-  for (int l = 0; l < 3; ++l) {
-    hw.emplace_back(wt[l], static_cast<std::size_t>(n * n));
-    hb.emplace_back(DType::f32, static_cast<std::size_t>(n));
-    paraminit::normal(cpu, view(hw[l], {n, n}), Key{7, static_cast<std::uint64_t>(l)}, {0.0, 0.2});
-    paraminit::uniform(cpu, view(hb[l], {n}), Key{9, static_cast<std::uint64_t>(l)}, {-0.1, 0.1});
+  hw.reserve(L), hb.reserve(L), dw.reserve(L), db.reserve(L);  // DeviceBuffer has no move constructor
+  std::vector<paraminit::DenseLayer> hl(L), dl(L);
+  for (int l = 0; l < L; ++l) {
+    const std::int64_t in = width[l], out = width[l + 1];
+    const DType wt = l == 1 ? DType::bf16 : DType::f32;
+    hw.emplace_back(wt, static_cast<std::size_t>(out * in));
+    hb.emplace_back(DType::f32, static_cast<std::size_t>(out));
+    paraminit::normal(cpu, view(hw[l], {out, in}), Key{7, static_cast<std::uint64_t>(l)}, {0.0, 1.5 / std::sqrt(double(in))});
+    paraminit::uniform(cpu, view(hb[l], {out}), Key{9, static_cast<std::uint64_t>(l)}, {-0.1, 0.1});
     dw.emplace_back(hw[l].nbytes());
     db.emplace_back(hb[l].nbytes());
     CUDA_OK(cudaMemcpy(dw.back().p, hw[l].data(), hw[l].nbytes(), cudaMemcpyHostToDevice));
     CUDA_OK(cudaMemcpy(db.back().p, hb[l].data(), hb[l].nbytes(), cudaMemcpyHostToDevice));
-    hl[l].weight = view(hw[l], {n, n});
-    hl[l].bias = view(hb[l], {n});
-    dl[l].weight = TensorView::of(dw.back().p, wt[l], {n, n});
-    dl[l].bias = TensorView::of(db.back().p, DType::f32, {n});
+    hl[l].weight = view(hw[l], {out, in});
+    dl[l].weight = TensorView::of(dw.back().p, wt, {out, in});
+    if (l % 2 == 0) {  // bias on every other layer
+      hl[l].bias = view(hb[l], {out});
+      dl[l].bias = TensorView::of(db.back().p, DType::f32, {out});
+    }
     hl[l].activation = dl[l].activation = act[l];
+    hl[l].negative_slope = dl[l].negative_slope = 0.2;
   }
-  Buffer x(DType::f16, static_cast<std::size_t>(B * n));
-  paraminit::normal(cpu, view(x, {B, n}), Key{8, 0}, {0.0, 1.0});
-  DeviceBuffer dx(x.nbytes());
-  CUDA_OK(cudaMemcpy(dx.p, x.data(), x.nbytes(), cudaMemcpyHostToDevice));
-  const TensorView hx = view(x, {B, n}), gx = TensorView::of(dx.p, DType::f16, {B, n});
   auto near = [](double want, double got, const char* what, int l) {
     EXPECT_NEAR(got, want, 1e-4 * std::max(1.0, std::fabs(want))) << what << " layer " << l;
   };
-  const auto a = paraminit::layer_statistics(cpu, hl, hx);
-  const auto b = paraminit::layer_statistics(gpu, dl, gx);
-  for (int l = 0; l < 3; ++l)
-    for (auto [sa, sb, what] : {std::tuple{a[l].pre_activation, b[l].pre_activation, "pre-activation"},
-                                std::tuple{a[l].activation, b[l].activation, "activation"},
-                                std::tuple{a[l].gradient, b[l].gradient, "gradient"}}) {
-      near(sa.mean, sb.mean, what, l), near(sa.std, sb.std, what, l), near(sa.min, sb.min, what, l);
-      near(sa.max, sb.max, what, l), near(sa.log_rms, sb.log_rms, what, l);
-    }
+  for (DType xt : {DType::f16, DType::f32}) {
+    SCOPED_TRACE(paraminit::to_string(xt));
+    Buffer x(xt, static_cast<std::size_t>(B * width[0]));
+    paraminit::normal(cpu, view(x, {B, width[0]}), Key{8, 0}, {0.0, 1.0});
+    DeviceBuffer dx(x.nbytes());
+    CUDA_OK(cudaMemcpy(dx.p, x.data(), x.nbytes(), cudaMemcpyHostToDevice));
+    const TensorView hx = view(x, {B, width[0]}), gx = TensorView::of(dx.p, xt, {B, width[0]});
+    const auto a = paraminit::layer_statistics(cpu, hl, hx);
+    const auto b = paraminit::layer_statistics(gpu, dl, gx);
+    for (int l = 0; l < L; ++l)
+      for (auto [sa, sb, what] : {std::tuple{a[l].pre_activation, b[l].pre_activation, "pre-activation"},
+                                  std::tuple{a[l].activation, b[l].activation, "activation"},
+                                  std::tuple{a[l].gradient, b[l].gradient, "gradient"}}) {
+        near(sa.mean, sb.mean, what, l), near(sa.std, sb.std, what, l), near(sa.min, sb.min, what, l);
+        near(sa.max, sb.max, what, l), near(sa.log_rms, sb.log_rms, what, l);
+      }
+  }
+  // LSUV (f32 minibatch): the same iterations, std_after, and weights left in device memory.
+  Buffer x(DType::f32, static_cast<std::size_t>(B * width[0]));
+  paraminit::normal(cpu, view(x, {B, width[0]}), Key{8, 1}, {0.0, 1.0});
+  DeviceBuffer dx(x.nbytes());
+  CUDA_OK(cudaMemcpy(dx.p, x.data(), x.nbytes(), cudaMemcpyHostToDevice));
   paraminit::LsuvOptions o;
   o.tolerance = 0.01;
-  const auto ra = paraminit::calibrate_lsuv(cpu, hl, hx, o);
-  const auto rb = paraminit::calibrate_lsuv(gpu, dl, gx, o);
-  for (int l = 0; l < 3; ++l) {
+  const auto ra = paraminit::calibrate_lsuv(cpu, hl, view(x, {B, width[0]}), o);
+  const auto rb = paraminit::calibrate_lsuv(gpu, dl, TensorView::of(dx.p, DType::f32, {B, width[0]}), o);
+  for (int l = 0; l < L; ++l) {
     EXPECT_EQ(ra[l].iterations, rb[l].iterations) << l;
     EXPECT_TRUE(rb[l].converged) << l;
     near(ra[l].std_after, rb[l].std_after, "LSUV std_after", l);
-    Buffer back(wt[l], static_cast<std::size_t>(n * n));
+    Buffer back(hw[l].dtype, hw[l].n);
     CUDA_OK(cudaMemcpy(back.data(), dw[l].p, back.nbytes(), cudaMemcpyDeviceToHost));
     double worst = 0;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(n * n); ++i)
+    for (std::size_t i = 0; i < hw[l].n; ++i)
       worst = std::max(worst, std::fabs(back.at(i) - hw[l].at(i)) / std::max(1e-3, std::fabs(hw[l].at(i))));
-    // f32: the same scale factors to ~1e-4; bf16: values may round to the neighbouring bf16 value
-    // (relative spacing 2^-8) where the two scales straddle a rounding boundary.
-    EXPECT_LE(worst, wt[l] == DType::bf16 ? 1.0 / 128 : 1e-4) << "layer " << l;
+    // f32: the same scale factors to ~1e-5; bf16: a value may round to the neighbouring bf16 value
+    // (relative spacing at most 2^-7) where the two scales straddle a rounding boundary.
+    EXPECT_LE(worst, hw[l].dtype == DType::bf16 ? 1.0 / 128 : 1e-4) << "layer " << l;
   }
 }
 
