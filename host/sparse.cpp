@@ -1,8 +1,11 @@
 // sparse() and sparse_fraction(): validation, the layout of units and fan-in positions, and the two
-// backends. CUDA: the dense fill kernel with each element deciding alone whether it is kept
-// (kernels/sparse.hpp). CPU: zero the view, then scatter each unit's k kept positions
-// pi_u(0), ..., pi_u(k - 1) with their dense values; the same set of elements, found in O(k) per
-// unit instead of O(fan-in) (tests/sparse_test.cpp checks the two against each other).
+// backends, each with strategies that give the same elements and values (tests/sparse_test.cpp
+// checks them against each other and against the per-element mask):
+//   CUDA, k <= F/32: zero the view and scatter each unit's kept positions pi_u(0..k-1), one thread
+//     per kept element (kernels::SparseScatter); otherwise the dense fill kernel with each element
+//     deciding alone, pi_u^{-1}(j) < k (kernels::SparseGenerator).
+//   CPU (cpu_sparse below): the same scatter for few kept, a zero scatter for most kept, and a
+//     bitmap sweep in between that computes only the Philox calls holding kept elements.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -23,14 +26,8 @@ namespace paraminit {
 namespace detail {
 namespace {
 
-// Local index of global element g in the view, or false if the view does not hold it.
-bool local_of(const Geometry& geo, std::uint64_t g, std::uint64_t* local) {
-  if (g < geo.global_base) return false;
-  const std::uint64_t d = g - geo.global_base, run = d / geo.global_stride, off = d % geo.global_stride;
-  if (run >= geo.runs || off >= geo.run_len) return false;
-  *local = run * geo.run_len + off;
-  return true;
-}
+// Local index of global element g in the view (kernels::local_index, shared with the GPU scatter).
+bool local_of(const Geometry& geo, std::uint64_t g, std::uint64_t* local) { return kernels::local_index(geo, g, local); }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define PI_SPARSE_AVX2 1
@@ -307,8 +304,13 @@ void sparse(Context& c, const TensorView& t, Key key, SparseOptions o) {
 #if defined(PARAMINIT_WITH_CUDA)
       if (ctx.cuda) {
         using Dense = std::decay_t<decltype(dense)>;
-        kernels::launch_fill<kernels::SparseGenerator<Dense>, Out>(ctx.device, ctx.stream, geo, data,
-                                                                     kernels::SparseGenerator<Dense>{dense, lay});
+        if (lay.k * 32 <= lay.fan)  // few kept: zero the view, one thread per kept element
+          kernels::launch_sparse_scatter<Dense, Out>(ctx.device, ctx.stream, geo, data,
+                                                     kernels::SparseScatter<Dense>{dense, lay, unit_begin},
+                                                     (unit_end - unit_begin) * lay.k);
+        else  // each element decides alone (pi_u^{-1}(j) < k) inside the dense fill
+          kernels::launch_fill<kernels::SparseGenerator<Dense>, Out>(ctx.device, ctx.stream, geo, data,
+                                                                       kernels::SparseGenerator<Dense>{dense, lay});
         return;
       }
 #endif

@@ -128,7 +128,28 @@ __global__ void __launch_bounds__(FillPolicy::kThreads)
   }
 }
 
+// Sparse scatter: one item per kept element (SparseScatter).
+template <class Dense, class Out>
+__global__ void __launch_bounds__(FillPolicy::kThreads)
+    sparse_scatter_kernel(::paraminit::detail::Geometry geo, Out* __restrict__ data, SparseScatter<Dense> sc, std::uint64_t count) {
+  for (std::uint64_t t = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; t < count;
+       t += static_cast<std::uint64_t>(gridDim.x) * blockDim.x)
+    sc(geo, t, data);
+}
+
 }  // namespace
+
+template <class Dense, class Out>
+void launch_sparse_scatter(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data,
+                           const SparseScatter<Dense>& sc, std::uint64_t count) {
+  if (geo.numel == 0) return;
+  const DeviceGuard guard(device);
+  const auto s = static_cast<cudaStream_t>(stream);
+  DeviceGuard::check(cudaMemsetAsync(data, 0, geo.numel * sizeof(Out), s), "cudaMemsetAsync");
+  if (count == 0) return;
+  sparse_scatter_kernel<Dense, Out><<<grid_for(device, count), FillPolicy::kThreads, 0, s>>>(geo, data, sc, count);
+  check_launch("sparse_scatter_kernel");
+}
 
 template <class Gen, class Out>
 void launch_fill(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data, const Gen& gen) {
@@ -211,6 +232,16 @@ PI_INSTANTIATE_DIST(TruncNormalCentralDist)
   PI_INSTANTIATE(SparseGenerator<Generator<DIST<double> PI_COMMA double>>, double)
 PI_INSTANTIATE_SPARSE(NormalDist)
 PI_INSTANTIATE_SPARSE(UniformDist)
+#define PI_INSTANTIATE_SCATTER1(DENSE, OUT) \
+  template void launch_sparse_scatter<DENSE, OUT>(int, void*, const ::paraminit::detail::Geometry&, OUT*, \
+                                                  const SparseScatter<DENSE>&, std::uint64_t);
+#define PI_INSTANTIATE_SCATTER(DIST)                                       \
+  PI_INSTANTIATE_SCATTER1(Generator<DIST<float> PI_COMMA float>, float)   \
+  PI_INSTANTIATE_SCATTER1(Generator<DIST<float> PI_COMMA float>, f16_t)   \
+  PI_INSTANTIATE_SCATTER1(Generator<DIST<float> PI_COMMA float>, bf16_t)  \
+  PI_INSTANTIATE_SCATTER1(Generator<DIST<double> PI_COMMA double>, double)
+PI_INSTANTIATE_SCATTER(NormalDist)
+PI_INSTANTIATE_SCATTER(UniformDist)
 template void launch_fill_value<float>(int, void*, std::uint64_t, float*, float);
 template void launch_fill_value<double>(int, void*, std::uint64_t, double*, double);
 template void launch_fill_value<f16_t>(int, void*, std::uint64_t, f16_t*, f16_t);

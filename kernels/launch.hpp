@@ -6,6 +6,7 @@
 
 #include "dists.hpp"
 #include "geometry.hpp"
+#include "sparse.hpp"
 #include "structured.hpp"
 
 namespace paraminit {
@@ -26,6 +27,12 @@ void launch_fill_index(int device, void* stream, const ::paraminit::detail::Geom
 // freed afterwards. Throws Status::unsupported, before copying, while the stream is being captured
 // into a CUDA graph (the graph would read `src` again at every replay).
 void copy_from_host(int device, void* stream, void* dst, const void* src, std::size_t bytes, const char* fn);
+
+// Sparse initialization with few kept elements: the view's numel elements zeroed
+// (cudaMemsetAsync: zero is all-zero bits in every dtype), then sc(geo, t, data) for t in [0, count).
+template <class Dense, class Out>
+void launch_sparse_scatter(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data,
+                           const SparseScatter<Dense>& sc, std::uint64_t count);
 
 // data[0, n) = value (constant fills: no random word, and a window is just its local elements).
 template <class Out>

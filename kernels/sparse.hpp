@@ -13,6 +13,7 @@
 #pragma once
 
 #include "dists.hpp"
+#include "geometry.hpp"
 
 namespace paraminit {
 namespace kernels {
@@ -110,6 +111,36 @@ struct SparseLayout {
     const Words4 w = philox_call(seed, stream, kSparseKeyCounter + u);
     Feistel f{{w.x, w.y, w.z, w.w}, half_bits, (1u << half_bits) - 1u, fan};
     return f;
+  }
+};
+
+// The local index of global element g in a view of geometry geo, or false if the view does not
+// hold it.
+PI_HD bool local_index(const ::paraminit::detail::Geometry& geo, std::uint64_t g, std::uint64_t* local) {
+  if (g < geo.global_base) return false;
+  const std::uint64_t d = g - geo.global_base, run = d / geo.global_stride, off = d % geo.global_stride;
+  if (run >= geo.runs || off >= geo.run_len) return false;
+  *local = run * geo.run_len + off;
+  return true;
+}
+
+// Few kept elements (k <= F / 32) on the GPU: the view is zeroed, then item t writes kept element
+// i = t % k of unit u = unit_begin + t / k: position pi_u(i), valued as the dense fill values it --
+// the CPU's scatter strategy, one thread per kept element, units * k items instead of F per unit.
+template <class Dense>
+struct SparseScatter {
+  Dense dense;
+  SparseLayout layout;
+  std::uint64_t unit_begin;
+  template <class Out>
+  PI_HD void operator()(const ::paraminit::detail::Geometry& geo, std::uint64_t t, Out* data) const {
+    const std::uint64_t u = unit_begin + t / layout.k, i = t % layout.k;
+    const std::uint64_t g = layout.global_at(u, layout.permutation(dense.seed, dense.stream, u).forward(i));
+    std::uint64_t local;
+    if (!local_index(geo, g, &local)) return;
+    typename Dense::value_type v[Dense::kPerCall];
+    dense(g / Dense::kPerCall, v);
+    store(data + local, v[g % Dense::kPerCall]);
   }
 };
 

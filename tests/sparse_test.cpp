@@ -229,6 +229,65 @@ TEST(Sparse, WindowsAlongUnitsAndFanInReproduceTheWhole) {
   }
 }
 
+// The GPU's few-kept strategy (kernels::SparseScatter: zero the view, one item per kept element),
+// run here on the host item by item, equals the CPU result for whole tensors and for windows along
+// the units and along the fan-in, in f32 and f64. The window's geometry is derived here from the
+// shapes (runs of the window's inner block), independently of the library's check_view.
+TEST(Sparse, GpuScatterStrategyEqualsCpu) {
+  const std::vector<std::int64_t> shape = {37, 6, 50};  // units along axis 0 or 2
+  for (DType t : {DType::f32, DType::f64})
+    for (int axis : {0, 2})
+      for (int wdim : {-1, 0, 1, 2}) {
+        const std::int64_t units = shape[static_cast<std::size_t>(axis)], fan = 37 * 6 * 50 / units;
+        const std::int64_t kk = fan / 32;  // the largest k of the scatter strategy
+        std::vector<std::int64_t> local = shape;
+        std::int64_t start = 0;
+        if (wdim >= 0) start = shape[static_cast<std::size_t>(wdim)] / 3, local[static_cast<std::size_t>(wdim)] -= 2 * start;
+        const std::size_t n = numel(local);
+        Buffer want(t, n), got(t, n);
+        TensorView v = view(want, local);
+        if (wdim >= 0) v = v.window(wdim, start, shape[static_cast<std::size_t>(wdim)]);
+        SparseOptions o;
+        o.nonzeros_per_unit = kk;
+        o.unit_axis = axis;
+        o.std = 1.0;
+        paraminit::sparse(ctx(), v, Key{12, 34}, o);
+        // Geometry of the view: runs = product of the extents before wdim, each run the window's
+        // contiguous block of the dimensions from wdim on.
+        paraminit::detail::Geometry geo;
+        std::int64_t outer = 1, inner = 1;
+        const int d0 = wdim < 0 ? 0 : wdim;
+        for (int d = 0; d < d0; ++d) outer *= shape[static_cast<std::size_t>(d)];
+        for (int d = d0 + 1; d < 3; ++d) inner *= shape[static_cast<std::size_t>(d)];
+        geo.runs = static_cast<std::uint64_t>(outer);
+        geo.run_len = static_cast<std::uint64_t>(local[static_cast<std::size_t>(d0)] * inner);
+        geo.global_stride = static_cast<std::uint64_t>(shape[static_cast<std::size_t>(d0)] * inner);
+        geo.global_base = static_cast<std::uint64_t>(start * inner);
+        geo.numel = n;
+        geo.global_numel = 37 * 6 * 50;
+        std::uint64_t lay_inner = 1;
+        for (int d = axis + 1; d < 3; ++d) lay_inner *= static_cast<std::uint64_t>(shape[static_cast<std::size_t>(d)]);
+        k::SparseLayout lay{lay_inner, static_cast<std::uint64_t>(units), static_cast<std::uint64_t>(fan), static_cast<std::uint64_t>(kk), 1};
+        while ((std::uint64_t{1} << (2 * lay.half_bits)) < lay.fan) ++lay.half_bits;
+        const std::uint64_t u0 = wdim == axis ? static_cast<std::uint64_t>(start) : 0;
+        const std::uint64_t u1 = wdim == axis ? u0 + static_cast<std::uint64_t>(local[static_cast<std::size_t>(axis)]) : lay.units;
+        auto run = [&](auto dense, auto* data) {
+          const k::SparseScatter<decltype(dense)> sc{dense, lay, u0};
+          for (std::uint64_t item = 0; item < (u1 - u0) * lay.k; ++item) sc(geo, item, data);
+        };
+        if (t == DType::f32)
+          run(k::Generator<k::NormalDist<float>, float>{{0.0f, 1.0f}, 12, 34}, static_cast<float*>(got.data()));
+        else
+          run(k::Generator<k::NormalDist<double>, double>{{0.0, 1.0}, 12, 34}, static_cast<double*>(got.data()));
+        std::size_t nonzero = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          ASSERT_EQ(got.at(i), want.at(i)) << paraminit::to_string(t) << " axis " << axis << " window " << wdim << " i " << i;
+          nonzero += want.at(i) != 0;
+        }
+        EXPECT_GT(nonzero, 0u);  // the comparison is not between two zero tensors
+      }
+}
+
 TEST(Sparse, BadInputIsRejectedBeforeAnyWrite) {
   Buffer b(DType::f32, 64);
   b.poison(0x5A);
