@@ -97,8 +97,6 @@ struct Feistel {
 struct SparseLayout {
   std::uint64_t inner, units, fan, k;
   std::uint32_t half_bits;
-  PI_HD std::uint64_t unit_of(std::uint64_t g) const { return (g / inner) % units; }
-  PI_HD std::uint64_t position_of(std::uint64_t g) const { return (g / (inner * units)) * inner + g % inner; }
   PI_HD std::uint64_t global_of(std::uint64_t u, std::uint64_t j) const {
     return ((j / inner) * units + u) * inner + j % inner;
   }
@@ -153,15 +151,24 @@ struct SparseGenerator {
   SparseLayout layout;
   PI_HD void operator()(std::uint64_t call, value_type* out) const {
     dense(call, out);
-    // The unit's permutation (a Philox call for its keys) is derived once per call where the call's
-    // elements share a unit (inner > 1 or units along the leading axis: consecutive elements).
-    std::uint64_t u_prev = ~std::uint64_t{0};
-    Feistel perm{};
+    if (layout.k == 0) {
+      for (int e = 0; e < kPerCall; ++e) out[e] = value_type(0);
+      return;
+    }
+    // g = (o * units + u) * inner + r: two 64-bit divisions for the call's first element, then the
+    // digits carried per element. The unit's permutation (a Philox call for its keys) is derived
+    // again only where the unit changes.
+    const std::uint64_t g0 = call * kPerCall;
+    std::uint64_t q = g0 / layout.inner, r = g0 - q * layout.inner;
+    std::uint64_t o = q / layout.units, u = q - o * layout.units;
+    Feistel perm = layout.permutation(dense.seed, dense.stream, u);
     for (int e = 0; e < kPerCall; ++e) {
-      const std::uint64_t g = call * kPerCall + static_cast<std::uint64_t>(e);
-      const std::uint64_t u = layout.unit_of(g);
-      if (layout.k > 0 && u != u_prev) perm = layout.permutation(dense.seed, dense.stream, u), u_prev = u;
-      const bool kept = layout.k > 0 && perm.inverse(layout.position_of(g)) < layout.k;
+      if (e > 0 && ++r == layout.inner) {
+        r = 0;
+        if (++u == layout.units) u = 0, ++o;
+        perm = layout.permutation(dense.seed, dense.stream, u);
+      }
+      const bool kept = perm.inverse(o * layout.inner + r) < layout.k;
       out[e] = kept ? out[e] : value_type(0);
     }
   }
