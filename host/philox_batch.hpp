@@ -1,7 +1,7 @@
-// The CPU backend's batched Philox: 16 consecutive calls of one (seed, stream) at once, written in
-// element order (out[4 l + j] = word j of call first + l). On x86-64 with AVX2 it runs 16 calls in
-// two 8-lane vector sets (the rounds of one call are a serial chain of multiplies, so single calls
-// are latency-bound at ~15 ns; 16 interleaved calls are throughput-bound). Elsewhere it runs
+// The CPU backend's batched Philox: kPhiloxBatch (24) consecutive calls of one (seed, stream) at
+// once, written in element order (out[4 l + j] = word j of call first + l). On x86-64 with AVX2 it
+// runs them as three 8-lane vector sets (the rounds of one call are a serial chain of multiplies,
+// so single calls are latency-bound at ~15 ns; interleaved sets are throughput-bound). Elsewhere it runs
 // kernels::philox_call per call. Both are the same integer function (tests/philox_test.cpp checks
 // them against each other and against the known answers).
 #pragma once
@@ -11,10 +11,10 @@
 namespace paraminit {
 namespace detail {
 
-constexpr int kPhiloxBatch = 16;
+constexpr int kPhiloxBatch = 24;
 using PhiloxBatchFn = void (*)(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out);
 
-// The same for 16 calls at arbitrary indices: out[4 l + j] = word j of call calls[l] (the sparse
+// The same for kPhiloxBatch calls at arbitrary indices: out[4 l + j] = word j of call calls[l] (the sparse
 // fill computes only the calls that hold kept elements).
 using PhiloxGatherFn = void (*)(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out);
 PhiloxGatherFn philox_gather();

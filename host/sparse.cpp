@@ -96,7 +96,7 @@ void for_each_position(const kernels::Feistel& perm, std::uint64_t i0, std::uint
   for (; i < i1; ++i) f(perm.forward(i));
 }
 
-// pending (<= 16) calls of the sweep: their values, and the kept ones stored.
+// pending (<= kPhiloxBatch) calls of the sweep: their values, and the kept ones stored.
 template <class Gen, class Out>
 PI_CPU_CLONES void store_kept_calls(const Gen& gen, std::uint64_t* calls, const unsigned* masks, unsigned pending, Out* data) {
   constexpr unsigned E = Gen::kPerCall, B = kPhiloxBatch;
@@ -112,7 +112,7 @@ PI_CPU_CLONES void store_kept_calls(const Gen& gen, std::uint64_t* calls, const 
     }
 }
 
-// pending (<= 16) single elements: element elems[i] of call calls[i], stored at data[locals[i]].
+// pending (<= kPhiloxBatch) single elements: element elems[i] of call calls[i], stored at data[locals[i]].
 template <class Gen, class Out>
 PI_CPU_CLONES void store_scattered(const Gen& gen, std::uint64_t* calls, const unsigned* elems, const std::uint64_t* locals,
                                    unsigned pending, Out* data) {
@@ -169,7 +169,7 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
     pool.run(static_cast<std::int64_t>((units + per_task - 1) / per_task), [&](std::int64_t task) {
       const std::uint64_t u0 = unit_begin + static_cast<std::uint64_t>(task) * per_task;
       const std::uint64_t u1 = std::min(unit_end, u0 + per_task);
-      // Kept elements are valued 16 at a time: their calls gathered (philox_gather), the dense
+      // Kept elements are valued kPhiloxBatch at a time: their calls gathered (philox_gather), the dense
       // fill's vectorized loop over those calls, one value taken from each.
       std::uint64_t calls[kPhiloxBatch], locals[kPhiloxBatch];
       unsigned elems[kPhiloxBatch], pending = 0;

@@ -94,7 +94,7 @@ TEST(Philox, BatchedEqualsScalar) {
 }  // namespace
 
 namespace {
-// The gathered batch (16 calls at arbitrary 64-bit indices, used by the sparse fill) == the scalar
+// The gathered batch (kPhiloxBatch calls at arbitrary 64-bit indices, used by the sparse fill) == the scalar
 // function at each index.
 TEST(Philox, GatheredEqualsScalar) {
   const auto gather = paraminit::detail::philox_gather();
