@@ -96,15 +96,22 @@ void for_each_position(const kernels::Feistel& perm, std::uint64_t i0, std::uint
   for (; i < i1; ++i) f(perm.forward(i));
 }
 
-// pending (<= kPhiloxBatch) calls of the sweep: their values, and the kept ones stored.
+// The values of `pending` (<= kPhiloxBatch) Philox calls at arbitrary indices (calls[] is padded
+// in place), by the dense fill's own vectorized loop: vals[i * E + j] is element j of call calls[i].
 template <class Gen, class Out>
-PI_CPU_CLONES void store_kept_calls(const Gen& gen, std::uint64_t* calls, const unsigned* masks, unsigned pending, Out* data) {
-  constexpr unsigned E = Gen::kPerCall, B = kPhiloxBatch;
-  for (unsigned i = pending; i < B; ++i) calls[i] = calls[0];  // padding, computed and dropped
-  alignas(64) std::uint32_t words[4 * B];
-  alignas(64) Out vals[B * E];
+PI_CPU_CLONES void value_calls(const Gen& gen, std::uint64_t* calls, unsigned pending, Out* vals) {
+  for (unsigned i = pending; i < kPhiloxBatch; ++i) calls[i] = calls[0];  // padding, computed and dropped
+  alignas(64) std::uint32_t words[4 * kPhiloxBatch];
   philox_gather()(gen.seed, gen.stream, calls, words);
-  gen.template groups<B>(words, vals);
+  gen.template groups<kPhiloxBatch>(words, vals);
+}
+
+// pending calls of the sweep: the kept elements (masks[i], bit j = element j) of each stored.
+template <class Gen, class Out>
+void store_kept_calls(const Gen& gen, std::uint64_t* calls, const unsigned* masks, unsigned pending, Out* data) {
+  constexpr unsigned E = Gen::kPerCall;
+  alignas(64) Out vals[kPhiloxBatch * E];
+  value_calls(gen, calls, pending, vals);
   for (unsigned i = 0; i < pending; ++i)
     for (unsigned m = masks[i]; m != 0; m &= m - 1) {
       const unsigned j = static_cast<unsigned>(__builtin_ctz(m));
@@ -112,16 +119,13 @@ PI_CPU_CLONES void store_kept_calls(const Gen& gen, std::uint64_t* calls, const 
     }
 }
 
-// pending (<= kPhiloxBatch) single elements: element elems[i] of call calls[i], stored at data[locals[i]].
+// pending single elements: element elems[i] of call calls[i], stored at data[locals[i]].
 template <class Gen, class Out>
-PI_CPU_CLONES void store_scattered(const Gen& gen, std::uint64_t* calls, const unsigned* elems, const std::uint64_t* locals,
-                                   unsigned pending, Out* data) {
-  constexpr unsigned E = Gen::kPerCall, B = kPhiloxBatch;
-  for (unsigned i = pending; i < B; ++i) calls[i] = calls[0];  // padding, computed and dropped
-  alignas(64) std::uint32_t words[4 * B];
-  alignas(64) Out vals[B * E];
-  philox_gather()(gen.seed, gen.stream, calls, words);
-  gen.template groups<B>(words, vals);
+void store_scattered(const Gen& gen, std::uint64_t* calls, const unsigned* elems, const std::uint64_t* locals, unsigned pending,
+                     Out* data) {
+  constexpr unsigned E = Gen::kPerCall;
+  alignas(64) Out vals[kPhiloxBatch * E];
+  value_calls(gen, calls, pending, vals);
   for (unsigned i = 0; i < pending; ++i) data[locals[i]] = vals[i * E + elems[i]];
 }
 
