@@ -4,6 +4,7 @@
 //
 // Napkin math (H200): ~4.8 TB/s HBM3e peak, ~4.0-4.3 TB/s reachable for a pure write stream; 2^30
 // f32 = 4 GiB, so memset takes ~1 ms and a fill at 85% of it ~1.2 ms.
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <curand.h>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "paraminit/calibrate.hpp"
 #include "paraminit/paraminit.hpp"
 
 namespace paraminit_bench {
@@ -118,6 +120,62 @@ int run_gpu_table(std::int64_t n, int reps) {
       (void)cudaGetLastError();
       std::printf("| gpu | orthogonal | - | - | not enough memory | | | |\n");
     }
+  }
+  // Calibration on the device (issue 7): layer_statistics and LSUV's measured forwards against the
+  // cuBLAS sgemm calls they make, alone. 16 relu layers of 4096^2, batch 4096: 2.2 TFLOP per
+  // direction, a few ms per GEMM at H200 FP32 rates.
+  {
+    namespace pi = paraminit;
+    const int L = 16;
+    const std::int64_t w = 4096, B = 4096;
+    std::printf("\n| device | calibration (16 x 4096^2 relu, batch 4096) | median s | GFLOP/s | vs its GEMMs alone |\n|---|---|---:|---:|---:|\n");
+    void *wp = nullptr, *xp = nullptr, *yp = nullptr, *zp = nullptr;
+    cublasHandle_t h = nullptr;
+    const std::size_t wbytes = static_cast<std::size_t>(L) * w * w * 4, abytes = static_cast<std::size_t>(B) * w * 4;
+    if (cudaMalloc(&wp, wbytes) == cudaSuccess && cudaMalloc(&xp, abytes) == cudaSuccess && cudaMalloc(&yp, abytes) == cudaSuccess &&
+        cudaMalloc(&zp, abytes) == cudaSuccess && cublasCreate(&h) == CUBLAS_STATUS_SUCCESS) {
+      cublasSetStream(h, s);
+      std::vector<pi::DenseLayer> net(L);
+      for (int l = 0; l < L; ++l) {
+        auto& layer = net[static_cast<std::size_t>(l)];
+        layer.weight = pi::TensorView::of(static_cast<float*>(wp) + static_cast<std::size_t>(l) * w * w, pi::DType::f32, {w, w});
+        layer.activation = pi::Activation::relu;
+        pi::HeOptions o;
+        o.nonlinearity = pi::Nonlinearity::relu;
+        pi::he_normal(ctx, layer.weight, pi::Key{5, static_cast<std::uint64_t>(l)}, o);
+      }
+      const auto xv = pi::TensorView::of(xp, pi::DType::f32, {B, w});
+      pi::normal(ctx, xv, pi::Key{6, 0}, {0.0, 1.0});
+      pi::normal(ctx, pi::TensorView::of(yp, pi::DType::f32, {B, w}), pi::Key{6, 1}, {0.0, 1.0});
+      const float one = 1, zero = 0;
+      auto gemms = [&](int per_layer) {  // 1 = forward, 2 = forward + backward (as layer_statistics calls them)
+        for (int l = 0; l < L; ++l) {
+          const float* wl = static_cast<const float*>(wp) + static_cast<std::size_t>(l) * w * w;
+          cublasSgemm_64(h, CUBLAS_OP_T, CUBLAS_OP_N, w, B, w, &one, wl, w, static_cast<const float*>(xp), w, &zero,
+                         static_cast<float*>(zp), w);
+          if (per_layer == 2)
+            cublasSgemm_64(h, CUBLAS_OP_N, CUBLAS_OP_N, w, B, w, &one, wl, w, static_cast<const float*>(yp), w, &zero,
+                           static_cast<float*>(zp), w);
+        }
+      };
+      const double flop = 2.0 * static_cast<double>(B) * static_cast<double>(w) * static_cast<double>(w) * L;
+      const double g2 = median_ms_events(s, 5, [&] { gemms(2); });
+      const double st = median_ms_events(s, 5, [&] { (void)pi::layer_statistics(ctx, net, xv); });
+      std::printf("| gpu | cublasSgemm alone: forward + backward | %.4f | %.0f | 1.00 |\n", g2, 2 * flop / g2 / 1e9);
+      std::printf("| gpu | layer_statistics (forward + backward + statistics) | %.4f | %.0f | %.2f |\n", st, 2 * flop / st / 1e9, st / g2);
+      pi::LsuvOptions lo;
+      lo.max_iterations = 0;  // the fixed cost: one measured forward per layer
+      const double g1 = median_ms_events(s, 5, [&] { gemms(1); });
+      const double ls = median_ms_events(s, 5, [&] { (void)pi::calibrate_lsuv(ctx, net, xv, lo); });
+      std::printf("| gpu | cublasSgemm alone: 1 forward per layer | %.4f | %.0f | 1.00 |\n", g1, flop / g1 / 1e9);
+      std::printf("| gpu | calibrate_lsuv, per measured forward (1 per layer) | %.4f | %.0f | %.2f |\n", ls, flop / ls / 1e9, ls / g1);
+    } else {
+      (void)cudaGetLastError();
+      std::printf("| gpu | calibration | not enough memory (or cuBLAS) | | |\n");
+    }
+    if (h != nullptr) cublasDestroy(h);
+    for (void* q : {wp, xp, yp, zp})
+      if (q != nullptr) cudaFree(q);
   }
   // Peer: cuRAND's host API on the device (Philox), uniform + a scaling pass, and normal.
   curandGenerator_t gen;

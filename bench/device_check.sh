@@ -37,5 +37,7 @@ echo "== summary (fraction of cudaMemsetAsync bandwidth; targets: f32 uniform >=
 grep -E "\| gpu \| (uniform|normal|trunc_normal|curand|sparse)" /tmp/pi_gpu_table.txt | awk -F'|' '{printf "%-28s %-5s %8s G elem/s %6s\n", $3, $4, $7, $9}'
 echo "orthogonal (targets vs torch.nn.init.orthogonal_: 8192^2 1.5x, 65536x4096 3x faster):"
 grep -E "orthogonal" /tmp/pi_gpu_table.txt | grep -E "\| (gpu|cuda) \|"
+echo "calibration on the device (vs its cuBLAS GEMMs alone):"
+grep -E "\| gpu \| (layer_statistics|calibrate_lsuv)" /tmp/pi_gpu_table.txt
 echo "gpu tests: $([ "$gpu_rc" = 0 ] && echo passed || echo FAILED)   elapsed: $(( $(date +%s) - t0 )) s"
 exit "$gpu_rc"
