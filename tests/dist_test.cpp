@@ -297,3 +297,61 @@ TEST(Normal, DocumentedReachHolds) {
   EXPECT_GT(worst64, 9.49);  // sqrt(130 ln 2) = 9.493
 }
 }  // namespace
+
+#include "../host/philox_batch.hpp"
+
+namespace {
+namespace kk = paraminit::kernels;
+
+// The CPU's batched loop (Generator::groups over a Philox batch, split into several loops for
+// normal and trunc_normal f32) against the per-call function the CUDA kernels run
+// (Generator::operator(), group by group), bit for bit, for every distribution and output dtype,
+// and for trunc_normal in the centre, in one tail and in a far tail.
+template <class Gen, class Out>
+void expect_batched_equals_per_call(const Gen& gen, const char* what) {
+  constexpr int B = paraminit::detail::kPhiloxBatch, E = Gen::kPerCall;
+  for (std::uint64_t first : {std::uint64_t{0}, std::uint64_t{977}, std::uint64_t{1} << 40}) {
+    std::uint32_t words[4 * B];
+    for (int l = 0; l < B; ++l) {
+      const kk::Words4 w = kk::philox_call(gen.seed, gen.stream, first + l);
+      words[4 * l] = w.x, words[4 * l + 1] = w.y, words[4 * l + 2] = w.z, words[4 * l + 3] = w.w;
+    }
+    Out batched[B * E];
+    gen.template groups<B>(words, batched);
+    for (int l = 0; l < B; ++l) {
+      typename Gen::value_type v[E];
+      gen(first + l, v);
+      for (int e = 0; e < E; ++e) {
+        Out one;
+        kk::store(&one, v[e]);
+        ASSERT_EQ(std::memcmp(&one, &batched[l * E + e], sizeof(Out)), 0) << what << " call " << first + l << " element " << e;
+      }
+    }
+  }
+}
+
+template <class Dist>
+void all_outputs(const Dist& d, const char* what) {
+  const kk::Generator<Dist, float> g{d, 0x1234, 0x5678};
+  expect_batched_equals_per_call<decltype(g), float>(g, what);
+  expect_batched_equals_per_call<decltype(g), kk::f16_t>(g, what);
+  expect_batched_equals_per_call<decltype(g), kk::bf16_t>(g, what);
+}
+
+TEST(Distributions, HostBatchedLoopEqualsThePerCallFunctionOfTheKernels) {
+  using namespace paraminit;
+  all_outputs(detail::make_uniform<float>("t", {-0.3, 0.7}, DType::f32), "uniform");
+  all_outputs(detail::make_normal<float>("t", {0.1, 0.5}, DType::f32), "normal");
+  for (TruncNormalOptions o : {TruncNormalOptions{0, 1, -2, 2}, TruncNormalOptions{0, 1, 3, 4}, TruncNormalOptions{0, 1, 20, 21},
+                               TruncNormalOptions{1, 2, -9, 0.5}}) {
+    const auto d = detail::make_trunc_normal<float>("t", o, DType::f32);
+    all_outputs(d, "trunc_normal");
+    if (d.central) all_outputs(kk::TruncNormalCentralDist<float>{d}, "trunc_normal (central)");
+  }
+  const kk::Generator<kk::NormalDist<double>, double> g64{detail::make_normal<double>("t", {0.1, 0.5}, DType::f64), 3, 4};
+  expect_batched_equals_per_call<decltype(g64), double>(g64, "normal f64");
+  const kk::Generator<kk::TruncNormalDist<double>, double> t64{
+      detail::make_trunc_normal<double>("t", {0, 1, 3, 4}, DType::f64), 3, 4};
+  expect_batched_equals_per_call<decltype(t64), double>(t64, "trunc_normal f64");
+}
+}  // namespace
