@@ -63,6 +63,28 @@ TEST(StreamForName, FrozenValues) {
 #include "../host/philox_batch.hpp"
 
 namespace {
+constexpr int kBatch = paraminit::detail::kPhiloxBatch;
+
+// The words of the calls calls[0..kBatch) by the scalar Philox4x32-10 (checked against Random123's
+// known answers above), in the batch functions' element order.
+void scalar_words(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* want) {
+  for (int l = 0; l < kBatch; ++l) {
+    const Words4 w = philox4x32_10(Words4{static_cast<std::uint32_t>(calls[l]), static_cast<std::uint32_t>(calls[l] >> 32),
+                                          static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
+                                   static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+    want[4 * l] = w.x, want[4 * l + 1] = w.y, want[4 * l + 2] = w.z, want[4 * l + 3] = w.w;
+  }
+}
+
+// xorshift64 for the random (seed, stream, counter) triples.
+struct XorShift {
+  std::uint64_t state;
+  std::uint64_t operator()() {
+    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+    return state;
+  }
+};
+
 // The CPU backend's batched Philox (AVX2 where available) == the scalar function, including
 // batches where the low counter word wraps.
 TEST(Philox, BatchedEqualsScalar) {
@@ -71,54 +93,35 @@ TEST(Philox, BatchedEqualsScalar) {
   // On an AVX2 machine the vector path is the one under test, not the scalar loop.
   if (__builtin_cpu_supports("avx2")) ASSERT_NE(batch, &paraminit::detail::philox_batch_scalar);
 #endif
-  std::uint64_t state = 88172645463325252ull;
-  auto next = [&] {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    return state;
-  };
+  XorShift next{88172645463325252ull};
   for (int n = 0; n < 20000; ++n) {
     const std::uint64_t seed = next(), stream = next();
     std::uint64_t first = next() >> (n % 40);
     if (n % 5 == 0) first = (next() << 32) | (0xffffffffu - n % 20);  // wrap inside the batch
-    std::uint32_t got[4 * paraminit::detail::kPhiloxBatch], want[4 * paraminit::detail::kPhiloxBatch];
+    std::uint64_t calls[kBatch];
+    for (int l = 0; l < kBatch; ++l) calls[l] = first + static_cast<std::uint64_t>(l);
+    std::uint32_t got[4 * kBatch], want[4 * kBatch];
     batch(seed, stream, first, got);
-    for (int l = 0; l < paraminit::detail::kPhiloxBatch; ++l) {
-      const Words4 w = philox4x32_10(Words4{static_cast<std::uint32_t>(first + l), static_cast<std::uint32_t>((first + l) >> 32),
-                                            static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
-                                     static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
-      want[4 * l] = w.x, want[4 * l + 1] = w.y, want[4 * l + 2] = w.z, want[4 * l + 3] = w.w;
-    }
+    scalar_words(seed, stream, calls, want);
     ASSERT_EQ(std::memcmp(got, want, sizeof got), 0) << "seed " << seed << " stream " << stream << " first " << first;
   }
 }
-}  // namespace
 
-namespace {
-// The gathered batch (kPhiloxBatch calls at arbitrary 64-bit indices, used by the sparse fill) == the scalar
-// function at each index.
+// The gathered batch (kPhiloxBatch calls at arbitrary 64-bit indices, used by the sparse fill) ==
+// the scalar function at each index.
 TEST(Philox, GatheredEqualsScalar) {
   const auto gather = paraminit::detail::philox_gather();
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2")) ASSERT_NE(gather, &paraminit::detail::philox_gather_scalar);
 #endif
-  std::uint64_t state = 0x9E3779B97F4A7C15ull;
-  auto next = [&] {
-    state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-    return state;
-  };
-  constexpr int B = paraminit::detail::kPhiloxBatch;
+  XorShift next{0x9E3779B97F4A7C15ull};
   for (int n = 0; n < 20000; ++n) {
     const std::uint64_t seed = next(), stream = next();
-    std::uint64_t calls[B];
+    std::uint64_t calls[kBatch];
     for (auto& c : calls) c = next() >> (n % 64);
-    std::uint32_t got[4 * B], want[4 * B];
+    std::uint32_t got[4 * kBatch], want[4 * kBatch];
     gather(seed, stream, calls, got);
-    for (int l = 0; l < B; ++l) {
-      const Words4 w = philox4x32_10(Words4{static_cast<std::uint32_t>(calls[l]), static_cast<std::uint32_t>(calls[l] >> 32),
-                                            static_cast<std::uint32_t>(stream), static_cast<std::uint32_t>(stream >> 32)},
-                                     static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
-      want[4 * l] = w.x, want[4 * l + 1] = w.y, want[4 * l + 2] = w.z, want[4 * l + 3] = w.w;
-    }
+    scalar_words(seed, stream, calls, want);
     ASSERT_EQ(std::memcmp(got, want, sizeof got), 0) << "seed " << seed << " stream " << stream;
   }
 }
