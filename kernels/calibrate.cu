@@ -5,6 +5,8 @@
 // layer come back to the host in one copy and are merged in row order (host/calibrate.cpp,
 // summarize_rows), so the result does not depend on the number of blocks. LSUV rescales the f32
 // weights on the device; other dtypes through an f32 copy, stored back rounded as on the CPU.
+// Device memory comes from a grow-only workspace the context keeps (shared/DESIGN.md section 6):
+// repeated calls (an LSUV loop, a sweep over depths) allocate nothing after the first.
 //
 // Layouts as host/calibrate.cpp: h (batch, in), W (out, in), z (batch, out), row-major; cuBLAS is
 // column-major, so z^T = W h^T is gemm(T, N, out, batch, in, W (ld in), h (ld in)) and
@@ -35,33 +37,26 @@ using kernels::FillPolicy;
 
 constexpr int kRowThreads = 256;  // one block per row of the batch
 
-// A stream-ordered device allocation, freed on the stream when it goes out of scope.
-class DeviceBuffer {
+// Sub-buffers of the context's grow-only calibration workspace (shared/DESIGN.md section 6):
+// reserve() every size first (256-byte aligned offsets), then bind() once and take pointers.
+class Workspace {
  public:
-  DeviceBuffer(std::uint64_t bytes, cudaStream_t s, const char* fn, const char* what) : s_(s) {
-    if (bytes == 0) return;
-    const cudaError_t e = cudaMallocAsync(&p_, bytes, s);
-    if (e != cudaSuccess) {
-      (void)cudaGetLastError();
-      p_ = nullptr;
-      fail(e == cudaErrorMemoryAllocation ? Status::out_of_memory : Status::device,
-           std::string(fn) + ": cudaMallocAsync of " + std::to_string(bytes) + " bytes for " + what +
-               " failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
-    }
+  std::size_t reserve(std::uint64_t bytes) {
+    const std::size_t off = total_;
+    total_ += static_cast<std::size_t>((bytes + 255) / 256 * 256);
+    return off;
   }
-  ~DeviceBuffer() {  // never throws; a failed free must not leave a stale error for a later check
-    if (p_ != nullptr && cudaFreeAsync(p_, s_) != cudaSuccess) (void)cudaGetLastError();
+  void bind(ContextImpl& ctx) {
+    base_ = static_cast<unsigned char*>(context_calibration_workspace(ctx, total_ > 0 ? total_ : 256, "the calibration workspace"));
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   template <class T>
-  T* as() const {
-    return static_cast<T*>(p_);
+  T* at(std::size_t off) const {
+    return reinterpret_cast<T*>(base_ + off);
   }
 
  private:
-  void* p_ = nullptr;
-  cudaStream_t s_;
+  std::size_t total_ = 0;
+  unsigned char* base_ = nullptr;
 };
 
 // ---- kernels --------------------------------------------------------------------------------------
@@ -200,14 +195,14 @@ struct Run {
   unsigned grid(std::uint64_t n) const { return kernels::grid_for(ctx.device, n); }
 
   // The view's values as f32 on the device: the view itself for f32 (writable: LSUV scales it in
-  // place), else a converted copy in `keep`.
-  float* f32_of(const TensorView& v, std::vector<std::unique_ptr<DeviceBuffer>>& keep) {
-    const auto n = static_cast<std::uint64_t>(v.numel());
+  // place), else converted into `copy` (its workspace space, reserved with copy_bytes()).
+  static std::uint64_t copy_bytes(const TensorView& v) {
+    return v.data == nullptr || v.dtype == DType::f32 ? 0 : static_cast<std::uint64_t>(v.numel()) * sizeof(float);
+  }
+  float* f32_of(const TensorView& v, float* copy) {
     if (v.dtype == DType::f32) return static_cast<float*>(v.data);
-    keep.push_back(std::make_unique<DeviceBuffer>(n * sizeof(float), s, fn, "an f32 copy of a weight, bias or minibatch"));
-    float* dst = keep.back()->as<float>();
-    convert_to_f32(v, dst);
-    return dst;
+    convert_to_f32(v, copy);
+    return copy;
   }
   void convert_to_f32(const TensorView& v, float* dst) {
     const auto n = static_cast<std::uint64_t>(v.numel());
@@ -276,41 +271,51 @@ std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector
   const std::size_t L = layers.size();
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
-  std::vector<std::unique_ptr<DeviceBuffer>> keep;
-  const float* x32 = run.f32_of(x, keep);
-  std::vector<const float*> w(L), b(L, nullptr);
-  std::vector<std::unique_ptr<DeviceBuffer>> z;
+  // The workspace: f32 copies of non-f32 views, every layer's pre-activations (kept for the
+  // backward pass), two activation buffers, and the row statistics of every layer:
+  // [pre-activation | activation | gradient] x L x batch.
+  Workspace ws;
+  const std::size_t x_off = ws.reserve(Run::copy_bytes(x));
+  std::vector<std::size_t> w_off(L), b_off(L), z_off(L);
   for (std::size_t l = 0; l < L; ++l) {
-    w[l] = run.f32_of(layers[l].weight, keep);
-    if (layers[l].bias.data != nullptr) b[l] = run.f32_of(layers[l].bias, keep);
-    z.push_back(std::make_unique<DeviceBuffer>(batch * static_cast<std::uint64_t>(sh.out[l]) * sizeof(float), run.s, run.fn,
-                                               "the pre-activations"));
+    w_off[l] = ws.reserve(Run::copy_bytes(layers[l].weight));
+    b_off[l] = ws.reserve(Run::copy_bytes(layers[l].bias));
+    z_off[l] = ws.reserve(batch * static_cast<std::uint64_t>(sh.out[l]) * sizeof(float));
   }
-  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn, "the activations"),
-      h1(batch * wmax * sizeof(float), run.s, run.fn, "the activations");
-  // Row statistics of every layer: [pre-activation | activation | gradient] x L x batch.
-  DeviceBuffer stats(3 * L * batch * sizeof(RowStats), run.s, run.fn, "the row statistics");
-  RowStats* zs = stats.as<RowStats>();
+  const std::size_t h0_off = ws.reserve(batch * wmax * sizeof(float)), h1_off = ws.reserve(batch * wmax * sizeof(float));
+  const std::size_t stats_off = ws.reserve(3 * L * batch * sizeof(RowStats));
+  ws.bind(run.ctx);
+  const float* x32 = run.f32_of(x, ws.at<float>(x_off));
+  std::vector<const float*> w(L), b(L, nullptr);
+  std::vector<float*> z(L);
+  for (std::size_t l = 0; l < L; ++l) {
+    w[l] = run.f32_of(layers[l].weight, ws.at<float>(w_off[l]));
+    if (layers[l].bias.data != nullptr) b[l] = run.f32_of(layers[l].bias, ws.at<float>(b_off[l]));
+    z[l] = ws.at<float>(z_off[l]);
+  }
+  float* const h0 = ws.at<float>(h0_off);
+  float* const h1 = ws.at<float>(h1_off);
+  RowStats* zs = ws.at<RowStats>(stats_off);
   RowStats* hs = zs + L * batch;
   RowStats* gs = hs + L * batch;
 
   const float* h = x32;
-  float* next = h0.as<float>();
+  float* next = h0;
   for (std::size_t l = 0; l < L; ++l) {
-    run.forward_gemm(h, w[l], z[l]->as<float>(), sh.batch, sh.in[l], sh.out[l]);
-    run.forward_rows(layers[l], z[l]->as<float>(), b[l], next, sh.batch, sh.out[l], zs + l * batch, hs + l * batch);
+    run.forward_gemm(h, w[l], z[l], sh.batch, sh.in[l], sh.out[l]);
+    run.forward_rows(layers[l], z[l], b[l], next, sh.batch, sh.out[l], zs + l * batch, hs + l * batch);
     h = next;
-    next = next == h0.as<float>() ? h1.as<float>() : h0.as<float>();
+    next = next == h0 ? h1 : h0;
   }
   // A N(0, 1) gradient of the last layer's output, the library's own draw (the CPU's bits), then
   // g := g f'(z) of the top layer; per layer g_in = g W, its statistics and f'(z) of the layer below.
-  float* g = h0.as<float>();
-  float* g_in = h1.as<float>();
+  float* g = h0;
+  float* g_in = h1;
   normal(c, TensorView::of(g, DType::f32, {sh.batch, sh.out[L - 1]}), opt.gradient_key, {0.0, 1.0});
-  run.grad_rows(&layers[L - 1], g, z[L - 1]->as<float>(), sh.batch, sh.out[L - 1], nullptr);
+  run.grad_rows(&layers[L - 1], g, z[L - 1], sh.batch, sh.out[L - 1], nullptr);
   for (std::size_t l = L; l-- > 0;) {
     run.backward_gemm(g, w[l], g_in, sh.batch, sh.in[l], sh.out[l]);
-    run.grad_rows(l > 0 ? &layers[l - 1] : nullptr, g_in, l > 0 ? z[l - 1]->as<float>() : nullptr, sh.batch, sh.in[l], gs + l * batch);
+    run.grad_rows(l > 0 ? &layers[l - 1] : nullptr, g_in, l > 0 ? z[l - 1] : nullptr, sh.batch, sh.in[l], gs + l * batch);
     std::swap(g, g_in);
   }
   const std::vector<RowStats> all = run.to_host(zs, 3 * L * batch);
@@ -336,13 +341,20 @@ std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<D
   Run run(c.impl(), "paraminit::calibrate_lsuv", "synchronizes its stream (each measured std comes back to the host)");
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
-  std::vector<std::unique_ptr<DeviceBuffer>> keep;
-  DeviceBuffer h0(batch * wmax * sizeof(float), run.s, run.fn, "the activations"),
-      h1(batch * wmax * sizeof(float), run.s, run.fn, "the activations"),
-      zbuf(batch * wmax * sizeof(float), run.s, run.fn, "the pre-activations"),
-      zstats(batch * sizeof(RowStats), run.s, run.fn, "the row statistics");
-  float* h = h0.as<float>();
-  float* next = h1.as<float>();
+  // The workspace: two activation buffers, one of pre-activations, one layer's row statistics, and
+  // room for the largest layer's f32 copies of a non-f32 weight and bias.
+  std::uint64_t wcopy = 0, bcopy = 0;
+  for (const DenseLayer& Ly : layers)
+    wcopy = std::max(wcopy, Run::copy_bytes(Ly.weight)), bcopy = std::max(bcopy, Run::copy_bytes(Ly.bias));
+  Workspace ws;
+  const std::size_t h0_off = ws.reserve(batch * wmax * sizeof(float)), h1_off = ws.reserve(batch * wmax * sizeof(float));
+  const std::size_t z_off = ws.reserve(batch * wmax * sizeof(float)), zs_off = ws.reserve(batch * sizeof(RowStats));
+  const std::size_t w_off = ws.reserve(wcopy), b_off = ws.reserve(bcopy);
+  ws.bind(run.ctx);
+  float* h = ws.at<float>(h0_off);
+  float* next = ws.at<float>(h1_off);
+  float* const zbuf = ws.at<float>(z_off);
+  RowStats* const zstats = ws.at<RowStats>(zs_off);
   run.convert_to_f32(x, h);  // a copy also for f32: h is overwritten layer by layer
   std::vector<LsuvLayerReport> rep(layers.size());
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -351,13 +363,13 @@ std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<D
     // f32 weights are scaled in place; others in an f32 copy, stored back rounded and measured again.
     const bool in_place = Ly.weight.dtype == DType::f32;
     const auto wn = static_cast<std::uint64_t>(sh.in[l] * sh.out[l]);
-    float* w = run.f32_of(Ly.weight, keep);
-    const float* bias = Ly.bias.data != nullptr ? run.f32_of(Ly.bias, keep) : nullptr;
+    float* w = run.f32_of(Ly.weight, ws.at<float>(w_off));
+    const float* bias = Ly.bias.data != nullptr ? run.f32_of(Ly.bias, ws.at<float>(b_off)) : nullptr;
     const std::int64_t cols = sh.out[l];
     auto measure = [&] {
-      run.forward_gemm(h, w, zbuf.as<float>(), sh.batch, sh.in[l], cols);
-      run.forward_rows(Ly, zbuf.as<float>(), bias, next, sh.batch, cols, zstats.as<RowStats>(), nullptr);
-      const double s = summarize_rows(run.to_host(zstats.as<RowStats>(), batch), cols).std;
+      run.forward_gemm(h, w, zbuf, sh.batch, sh.in[l], cols);
+      run.forward_rows(Ly, zbuf, bias, next, sh.batch, cols, zstats, nullptr);
+      const double s = summarize_rows(run.to_host(zstats, batch), cols).std;
       require_rescalable(s, run.fn, l);
       return s;
     };
@@ -379,7 +391,6 @@ std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<D
     rep[l].iterations = it;
     rep[l].converged = std::fabs(s - opt.target_std) < opt.tolerance;
     std::swap(h, next);
-    keep.clear();  // this layer's f32 copies (stream-ordered frees)
   }
   return rep;
 }

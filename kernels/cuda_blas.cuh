@@ -4,6 +4,7 @@
 
 #include <cublas_v2.h>
 
+#include <cstddef>
 #include <string>
 
 #include "../host/internal.hpp"
@@ -20,6 +21,10 @@ inline void check_cublas(cublasStatus_t s, const char* call) {
 
 // The context's cuBLAS handle, created on first use, on the context's stream.
 cublasHandle_t context_blas(ContextImpl& ctx);
+
+// The context's grow-only device workspace for the calibration functions (shared/DESIGN.md
+// section 6): at least `bytes`, stream-ordered; valid until the next call that grows it.
+void* context_calibration_workspace(ContextImpl& ctx, std::size_t bytes, const char* what);
 
 }  // namespace detail
 }  // namespace paraminit

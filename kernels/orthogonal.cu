@@ -66,6 +66,7 @@ struct LinalgState {
   cusolverDnHandle_t solver = nullptr;
   cusolverDnParams_t params = nullptr;
   DeviceArena work, scratch, gram, hh, info, reduce, diag, solver_ws;
+  DeviceArena calibration;  // kernels/calibrate.cu's activations and statistics
   std::vector<unsigned char> host_ws;
   void* stream = nullptr;  // the context's stream, for the destructor's synchronization
   // Never throws (a destructor): the last kernels may still read the workspace, so the stream is
@@ -79,7 +80,7 @@ struct LinalgState {
     if (params != nullptr) (void)cusolverDnDestroyParams(params);
     if (solver != nullptr) (void)cusolverDnDestroy(solver);
     if (blas != nullptr) (void)cublasDestroy(blas);
-    for (DeviceArena* a : {&work, &scratch, &gram, &hh, &info, &reduce, &diag, &solver_ws})
+    for (DeviceArena* a : {&work, &scratch, &gram, &hh, &info, &reduce, &diag, &solver_ws, &calibration})
       if (a->p != nullptr) (void)cudaFree(a->p);
     if (switch_device) (void)cudaSetDevice(prev);
     (void)cudaGetLastError();
@@ -381,6 +382,11 @@ class CudaBackend {
 }  // namespace
 
 cublasHandle_t context_blas(ContextImpl& ctx) { return linalg(ctx).blas; }
+
+void* context_calibration_workspace(ContextImpl& ctx, std::size_t bytes, const char* what) {
+  LinalgState& st = linalg(ctx);
+  return st.calibration.get(bytes, static_cast<cudaStream_t>(ctx.stream), what);
+}
 
 OrthogonalInfo cuda_orthogonal(ContextImpl& ctx, const TensorView& t, const Geometry&, const OrthoJob& job,
                                const WindowMap& map) {

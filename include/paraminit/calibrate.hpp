@@ -48,7 +48,9 @@ struct StatisticsOptions {
 /// Forward the minibatch through the layers and back-propagate a random output gradient: OpenBLAS
 /// sgemm on a CPU context; on a CUDA context (every view in device memory) cuBLAS sgemm and row
 /// kernels on the context's stream, with the call synchronizing the stream (the statistics come back
-/// to the host; refused while the stream is being captured into a graph). The gradient is the
+/// to the host; refused while the stream is being captured into a graph). Its device memory (f32
+/// copies of non-f32 views, every layer's pre-activations, two activation buffers) is a grow-only
+/// workspace the context keeps until it is destroyed. The gradient is the
 /// library's own normal draw, the same bits on both; the GEMMs and the device's tanhf/expf/erfcf sum
 /// and round differently, so CPU and GPU statistics agree to about 1e-5 relative (the test asserts
 /// 1e-4), not bitwise.
