@@ -168,7 +168,11 @@ struct SparseGenerator {
         if (++u == layout.units) u = 0, ++o;
         perm = layout.permutation(dense.seed, dense.stream, u);
       }
-      const bool kept = perm.inverse(o * layout.inner + r) < layout.k;
+      // Elements past the parameter's end (the padding of a last, partial call, which the kernels
+      // compute but never store) can have positions >= F, where the inverse's cycle walk need not
+      // end: they are not kept.
+      const std::uint64_t j = o * layout.inner + r;
+      const bool kept = j < layout.fan && perm.inverse(j) < layout.k;
       out[e] = kept ? out[e] : value_type(0);
     }
   }

@@ -109,6 +109,9 @@ TEST(Gpu, SparseEqualsCpu) {
     compare("sparse", sp(0, 15), TensorView::of(nullptr, t, {512, 1000}), 3);
     compare("sparse", sp(0, 15), TensorView::of(nullptr, t, {40, 1000}).window(0, 5, 60), 0);
     compare("sparse", sp(0, 400), TensorView::of(nullptr, t, {512, 1000}), 0);
+    // numel not a multiple of the vector width: the mask runs past the end (no endless cycle walk)
+    compare("sparse", sp(0, 1), TensorView::of(nullptr, t, {3, 4}), 0);
+    compare("sparse", sp(0, 2), TensorView::of(nullptr, t, {6, 7, 3, 3}), 0);
     compare("sparse", sp(1, 5), TensorView::of(nullptr, t, {64, 3, 3, 3}), 0);
     compare("sparse", sp(0, 7), TensorView::of(nullptr, t, {40, 77}).window(1, 13, 101), 1);
     compare("sparse_fraction", FillFn([](Context& c, const TensorView& v, Key key) { paraminit::sparse_fraction(c, v, key, 0.9, 0.01); }),

@@ -97,7 +97,9 @@ TEST(Philox, BatchedEqualsScalar) {
   for (int n = 0; n < 20000; ++n) {
     const std::uint64_t seed = next(), stream = next();
     std::uint64_t first = next() >> (n % 40);
-    if (n % 5 == 0) first = (next() << 32) | (0xffffffffu - n % 20);  // wrap inside the batch
+    if (n % 5 == 0)  // the low word at or near the wrap: every offset from 0 to the batch size (the
+                     // last start that may take the vector path is 2^32 - kBatch)
+      first = (next() << 32) | (0xffffffffu - static_cast<std::uint64_t>((n / 5) % (kBatch + 2)));
     std::uint64_t calls[kBatch];
     for (int l = 0; l < kBatch; ++l) calls[l] = first + static_cast<std::uint64_t>(l);
     std::uint32_t got[4 * kBatch], want[4 * kBatch];

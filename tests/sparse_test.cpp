@@ -86,7 +86,7 @@ TEST(Sparse, ExactlyKPerUnitAndKeptValuesAreTheDenseValues) {
 // The CPU scatter (pi_u(0..k-1)) and the per-element mask that the CUDA kernels evaluate
 // (pi_u^{-1}(j) < k, via kernels::SparseGenerator run here on the host) give the same bits.
 // All three CPU strategies (k <= F/32: scatter the kept; k >= F/2: scatter the zeros; between:
-// bitmap sweep) are exercised by k = 2, 9 and 100 (F = 105, 280 or 840).
+// bitmap sweep) are exercised by k = 2, 9 and 100 (F = 105, 1400 or 840 for axes 0, 1, 3).
 TEST(Sparse, CpuScatterEqualsPerElementMask) {
   const std::vector<std::int64_t> shape = {40, 3, 7, 5};
   for (int axis : {0, 1, 3})
@@ -109,6 +109,40 @@ TEST(Sparse, CpuScatterEqualsPerElementMask) {
       float v[4];
       gen(c, v);
       for (int e = 0; e < 4; ++e) ASSERT_EQ(static_cast<double>(v[e]), s.at(4 * c + e)) << "axis " << axis << " i " << 4 * c + e;
+    }
+  }
+}
+
+// The per-element mask also runs on the elements past the end that the kernels compute for a last,
+// partial Philox call (and, for f16/bf16 vector stores, one more call): positions >= F there must
+// not send the inverse permutation into an endless cycle walk. Shapes whose numel is not a multiple
+// of 4 or 8, with positions at and beyond the next power of 4; the real elements still equal the CPU.
+TEST(Sparse, PerElementMaskIgnoresElementsPastTheEnd) {
+  struct Case {
+    std::vector<std::int64_t> shape;
+    int axis;
+    std::uint64_t k;
+  };
+  for (const Case& c : {Case{{6, 7, 3, 3}, 0, 2}, Case{{2, 15}, 0, 2}, Case{{3, 4}, 0, 1}, Case{{4, 3}, 1, 1}, Case{{5, 7}, 1, 3}}) {
+    const std::size_t n = numel(c.shape);
+    Buffer s(DType::f32, n);
+    SparseOptions o;
+    o.nonzeros_per_unit = static_cast<std::int64_t>(c.k);
+    o.std = 1;
+    o.unit_axis = c.axis;
+    paraminit::sparse(ctx(), view(s, c.shape), Key{5, 6}, o);
+    std::uint64_t inner = 1;
+    for (std::size_t d = static_cast<std::size_t>(c.axis) + 1; d < c.shape.size(); ++d) inner *= static_cast<std::uint64_t>(c.shape[d]);
+    const auto units = static_cast<std::uint64_t>(c.shape[static_cast<std::size_t>(c.axis)]);
+    k::SparseLayout lay{inner, units, n / units, c.k, 1};
+    while ((std::uint64_t{1} << (2 * lay.half_bits)) < lay.fan) ++lay.half_bits;
+    const k::Generator<k::NormalDist<float>, float> dense{{0.0f, 1.0f}, 5, 6};
+    const k::SparseGenerator<k::Generator<k::NormalDist<float>, float>> gen{dense, lay};
+    for (std::size_t call = 0; call < (n + 3) / 4 + 1; ++call) {  // one call wholly past the end
+      float v[4];
+      gen(call, v);
+      for (std::size_t e = 0; e < 4; ++e)
+        if (4 * call + e < n) ASSERT_EQ(static_cast<double>(v[e]), s.at(4 * call + e)) << "element " << 4 * call + e;
     }
   }
 }
