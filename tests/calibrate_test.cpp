@@ -11,6 +11,7 @@
 
 #include "paraminit/calibrate.hpp"
 #include "paraminit/paraminit.hpp"
+#include "test_util.hpp"
 
 namespace {
 namespace pi = paraminit;
@@ -19,10 +20,7 @@ using pi::DenseLayer;
 using pi::Key;
 using pi::TensorView;
 
-pi::Context& ctx() {
-  static pi::Context c = pi::Context::cpu(2);
-  return c;
-}
+using paraminit_test::ctx;
 
 // A stack of square-ish dense layers with host storage.
 struct Net {

@@ -18,10 +18,6 @@ using paraminit::Key;
 constexpr std::size_t kN = 1 << 20;  // 1,048,576 samples per case
 constexpr double kAlpha = 1e-4;
 
-Context& ctx() {
-  static Context c = Context::cpu(2);
-  return c;
-}
 
 // 5-sigma bounds for the sample mean and the sample variance, from the distribution's variance
 // and fourth central moment: sd(mean) = sqrt(var / n), sd(var) = sqrt((m4 - var^2) / n).

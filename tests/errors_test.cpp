@@ -36,10 +36,7 @@ void expect_error(Status code, std::vector<std::string> words, const std::functi
   EXPECT_TRUE(b.all_bytes_are(kPoison)) << "the buffer was written";
 }
 
-Context& cpu() {
-  static Context c = Context::cpu(2);
-  return c;
-}
+Context& cpu() { return paraminit_test::ctx(); }
 const paraminit::Key kKey{1, 2};
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();

@@ -22,10 +22,6 @@ using pi::Key;
 using pi::OrthogonalPath;
 using pi::TensorView;
 
-Context& ctx() {
-  static Context c = Context::cpu(2);
-  return c;
-}
 
 // Every test needs LAPACK; a build without it reports Status::unsupported.
 #define REQUIRE_LAPACK() \

@@ -24,10 +24,6 @@ using pi::SafetensorsReader;
 using pi::SafetensorsWriter;
 using pi::TensorView;
 
-pi::Context& ctx() {
-  static pi::Context c = pi::Context::cpu(2);
-  return c;
-}
 
 TEST(Safetensors, RoundTripEveryDtypeBitForBit) {
   const std::string path = "roundtrip.safetensors";

@@ -25,10 +25,6 @@ using pi::Nonlinearity;
 using pi::Status;
 using pi::TensorView;
 
-Context& ctx() {
-  static Context c = Context::cpu(2);
-  return c;
-}
 const Key kKey{2026, 11};
 
 

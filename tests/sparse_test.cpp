@@ -22,10 +22,6 @@ using paraminit::SparseValues;
 using paraminit::TensorView;
 namespace k = paraminit::kernels;
 
-Context& ctx() {
-  static Context c = Context::cpu(2);
-  return c;
-}
 
 // Chi-square critical value for p = 1e-4 (Wilson-Hilferty: z_{1-1e-4} = 3.7190).
 double chi2_critical(double dof) {

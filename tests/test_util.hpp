@@ -100,6 +100,13 @@ struct Buffer {
   paraminit::TensorView view1d() { return paraminit::TensorView::of(data(), dtype, {static_cast<std::int64_t>(n)}); }
 };
 
+// The tests' shared CPU context (2 threads: the machine's cores; thread-count independence has its
+// own test).
+inline paraminit::Context& ctx() {
+  static paraminit::Context c = paraminit::Context::cpu(2);
+  return c;
+}
+
 // A view of shape `shape` over the buffer (a whole parameter), and the element count of a shape.
 inline paraminit::TensorView view(Buffer& b, const std::vector<std::int64_t>& shape) {
   paraminit::TensorView v = paraminit::TensorView::of(b.data(), b.dtype, {});
