@@ -278,21 +278,6 @@ TEST(Orthogonalize, KnownMatrices) {
   }
 }
 
-void expect_error(pi::Status code, const std::vector<std::string>& words, DType t, const std::vector<std::int64_t>& shape,
-                  const std::function<void(const TensorView&)>& fn, const std::vector<double>& init = {}) {
-  Buffer b(t, std::max<std::size_t>(numel(shape), 1));
-  b.poison(0xA5);
-  for (std::size_t i = 0; i < init.size(); ++i) reinterpret_cast<double*>(b.data())[i] = init[i];
-  const std::vector<std::uint64_t> before = b.storage;
-  try {
-    fn(view(b, shape));
-    ADD_FAILURE() << "no error";
-  } catch (const pi::Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << "'" << w << "' not in: " << e.what();
-  }
-  EXPECT_TRUE(before == b.storage) << "the buffer was written";
-}
 
 TEST(OrthogonalErrors, ClearMessagesAndNothingWritten) {
   REQUIRE_LAPACK();

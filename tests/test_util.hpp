@@ -2,12 +2,15 @@
 // for fp16 / bf16, the Kolmogorov-Smirnov statistic, and the exact CDFs in double.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "paraminit/paraminit.hpp"
@@ -107,6 +110,13 @@ inline paraminit::Context& ctx() {
   return c;
 }
 
+// Expects fn(view) on a poisoned buffer of dtype t (its first doubles set to init) to throw
+// paraminit::Error with `code` and a message containing every word, and to leave the buffer
+// unwritten (DESIGN section 5: errors before any write).
+inline void expect_error(paraminit::Status code, const std::vector<std::string>& words, DType t,
+                         const std::vector<std::int64_t>& shape, const std::function<void(const paraminit::TensorView&)>& fn,
+                         const std::vector<double>& init = {});
+
 // A view of shape `shape` over the buffer (a whole parameter), and the element count of a shape.
 inline paraminit::TensorView view(Buffer& b, const std::vector<std::int64_t>& shape) {
   paraminit::TensorView v = paraminit::TensorView::of(b.data(), b.dtype, {});
@@ -118,6 +128,23 @@ inline std::size_t numel(const std::vector<std::int64_t>& s) {
   std::size_t n = 1;
   for (auto e : s) n *= static_cast<std::size_t>(e);
   return n;
+}
+
+inline void expect_error(paraminit::Status code, const std::vector<std::string>& words, DType t,
+                         const std::vector<std::int64_t>& shape, const std::function<void(const paraminit::TensorView&)>& fn,
+                         const std::vector<double>& init) {
+  Buffer b(t, std::max<std::size_t>(numel(shape), 1));
+  b.poison(0xA5);
+  for (std::size_t i = 0; i < init.size(); ++i) reinterpret_cast<double*>(b.data())[i] = init[i];
+  const std::vector<std::uint64_t> before = b.storage;
+  try {
+    fn(view(b, shape));
+    ADD_FAILURE() << "no error";
+  } catch (const paraminit::Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const auto& w : words) EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << "'" << w << "' not in: " << e.what();
+  }
+  EXPECT_TRUE(before == b.storage) << "the buffer was written";
 }
 
 inline const DType kAllDTypes[] = {DType::f32, DType::f64, DType::f16, DType::bf16};

@@ -578,14 +578,17 @@ void to_host(void* dst, const void* src, std::size_t bytes) {
 #endif
 }
 
+// The value after option argv[i] (i advances past it); an option without one is an error naming it.
+std::string option_value(int argc, char** argv, int& i) {
+  if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
+  return argv[++i];
+}
+
 int cmd_init(int argc, char** argv) {
   InitArgs a;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(k + " needs a value");
-      return argv[++i];
-    };
+    auto next = [&] { return option_value(argc, argv, i); };
     if (k == "--help" || k == "-h") {
       std::fputs(kInitUsage, stdout);
       return 0;
@@ -769,8 +772,8 @@ int cmd_load(int argc, char** argv) {
     if (k == "--help" || k == "-h") {
       std::fputs(kLoadUsage, stdout);
       return 0;
-    } else if (k == "--device" && i + 1 < argc) device = argv[++i];
-    else if (k == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
+    } else if (k == "--device") device = option_value(argc, argv, i);
+    else if (k == "--reps") reps = std::stoi(option_value(argc, argv, i));
     else if (file.empty() && k[0] != '-') file = k;
     else throw std::invalid_argument("unknown option " + k);
   }
@@ -845,10 +848,7 @@ int cmd_depth(int argc, char** argv) {
   std::string svg = "paraminit_depth.svg";
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(k + " needs a value");
-      return argv[++i];
-    };
+    auto next = [&] { return option_value(argc, argv, i); };
     if (k == "--help" || k == "-h") {
       std::fputs(kDepthUsage, stdout);
       return 0;
