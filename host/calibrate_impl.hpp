@@ -1,5 +1,5 @@
 // Internal declarations shared by the CPU calibration (host/calibrate.cpp) and its CUDA path
-// (kernels/calibrate.cu).
+// (cuda/calibrate.cu).
 #pragma once
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "../kernels/launch.hpp"
+#include "cuda_launch.hpp"
 #include "../kernels/structured.hpp"
 #include "cpu_fill.hpp"
 #include "internal.hpp"

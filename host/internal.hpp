@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,7 +19,7 @@ struct ContextImpl {
   void* stream = nullptr;              // cudaStream_t
   std::unique_ptr<ThreadPool> pool;    // CPU contexts
   std::shared_ptr<void> linalg;        // CUDA: cuSOLVER / cuBLAS handles and the grow-only workspace
-                                       // of the orthogonal family (kernels/orthogonal.cu), made on first use
+                                       // of the orthogonal family (cuda/orthogonal.cu), made on first use
 };
 
 [[noreturn]] void fail(Status code, const std::string& message);
@@ -67,16 +68,18 @@ Fans compute_fans_checked(const TensorView& t, const FanLayout& layout, const ch
 double gain_value(Nonlinearity nl, double param, const char* fn);    // calculate_gain
 double gain_squared(Nonlinearity nl, double param, const char* fn);  // its square, exact for the table  // shortest round-trip text
 
-// CUDA side (host/cuda_backend.cpp when built with CUDA, stubs otherwise).
+// CUDA side (cuda/context.cpp when built with CUDA, host/no_cuda.cpp otherwise).
 int cuda_devices() noexcept;
 // Throws unless `ptr` may be written by `ctx` (device memory of its device for CUDA contexts,
 // host memory for CPU contexts).
 void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char* fn);
 void cuda_init_context(ContextImpl& ctx, int device, void* stream);
-// Synchronous copies on the context's stream (the calibration functions stage device views through
-// host memory). Without CUDA they throw Status::unsupported.
-void cuda_copy_to_host(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn);
-void cuda_copy_to_device(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn);
+#if defined(PARAMINIT_WITH_CUDA)
+// Copies `bytes` to device memory at dst on the context's stream, produced chunk by chunk into
+// pinned staging memory by produce(staging, offset, n); synchronizes the stream before returning.
+void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t bytes,
+                           const std::function<void(void*, std::uint64_t, std::uint64_t)>& produce, const char* fn);
+#endif
 
 }  // namespace detail
 }  // namespace paraminit

@@ -185,7 +185,7 @@ OrthogonalInfo run_job(Backend& be, const OrthoJob& job) {
 }
 
 #if defined(PARAMINIT_WITH_CUDA)
-// kernels/orthogonal.cu: the same job with cuSOLVER / cuBLAS on the context's stream.
+// cuda/orthogonal.cu: the same job with cuSOLVER / cuBLAS on the context's stream.
 OrthogonalInfo cuda_orthogonal(ContextImpl& ctx, const TensorView& t, const Geometry& geo, const OrthoJob& job,
                                const WindowMap& map);
 #endif

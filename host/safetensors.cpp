@@ -216,11 +216,6 @@ void convert(const void* src, DType from, void* dst, DType to, std::uint64_t n) 
 
 }  // namespace
 
-// CUDA side (host/cuda_backend.cpp): copies `bytes` to device memory at dst, produced chunk by chunk
-// into pinned staging memory by produce(staging, offset, n).
-void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t bytes,
-                           const std::function<void(void*, std::uint64_t, std::uint64_t)>& produce, const char* fn);
-
 }  // namespace detail
 
 std::int64_t SafetensorsTensor::numel() const noexcept {

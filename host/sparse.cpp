@@ -15,7 +15,7 @@
 #include <immintrin.h>
 #endif
 
-#include "../kernels/launch.hpp"
+#include "cuda_launch.hpp"
 #include "../kernels/sparse.hpp"
 #include "cpu_fill.hpp"
 #include "internal.hpp"

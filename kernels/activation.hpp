@@ -1,5 +1,5 @@
 // The activations of the dense-layer stack (include/paraminit/calibrate.hpp) and their derivatives,
-// shared by the CPU statistics (host/calibrate.cpp) and the CUDA kernels (kernels/calibrate.cu).
+// shared by the CPU statistics (host/calibrate.cpp) and the CUDA kernels (cuda/calibrate.cu).
 // f32 throughout; tanhf / expf / erfcf are the host's libm on the CPU and CUDA's math library on
 // the device, which may differ in the last bit: CPU and GPU statistics agree to a tolerance, not
 // bitwise (the GEMMs differ anyway).

@@ -58,7 +58,10 @@ TEST(Gpu, PhiloxKnownAnswersOnTheDevice) {
   constexpr int n = sizeof(kPhiloxKats) / sizeof(kPhiloxKats[0]);
   DeviceBuffer kats(sizeof(kPhiloxKats)), out(16 * n);
   CUDA_OK(cudaMemcpy(kats.p, kPhiloxKats, sizeof(kPhiloxKats), cudaMemcpyHostToDevice));
-  kat_kernel<<<1, 32>>>(static_cast<const PhiloxKat*>(kats.p), n, static_cast<std::uint32_t*>(out.p));
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(1, 1, 1);
+  cfg.blockDim = dim3(32, 1, 1);
+  CUDA_OK(cudaLaunchKernelEx(&cfg, kat_kernel, static_cast<const PhiloxKat*>(kats.p), n, static_cast<std::uint32_t*>(out.p)));
   std::uint32_t got[4 * n];
   CUDA_OK(cudaMemcpy(got, out.p, sizeof got, cudaMemcpyDeviceToHost));
   for (int i = 0; i < n; ++i)

@@ -1,5 +1,5 @@
 // cuBLAS for the kernels' translation units: the status check and the context's handle (kept in
-// the context's linear-algebra state, kernels/orthogonal.cu, bound to the context's stream).
+// the context's linear-algebra state, cuda/orthogonal.cu, bound to the context's stream).
 #pragma once
 
 #include <cublas_v2.h>

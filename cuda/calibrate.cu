@@ -23,10 +23,10 @@
 
 #include "../host/calibrate_impl.hpp"
 #include "../host/params.hpp"
-#include "activation.hpp"
+#include "../kernels/activation.hpp"
 #include "cuda_blas.cuh"
 #include "cuda_util.cuh"
-#include "dists.hpp"
+#include "../kernels/dists.hpp"
 
 namespace paraminit {
 namespace detail {
@@ -209,18 +209,16 @@ struct Run {
     if (n == 0) return;
     for_dtype(v.dtype, [&](auto tag) {
       using In = decltype(tag);
-      to_f32_kernel<In><<<grid(n), FillPolicy::kThreads, 0, s>>>(static_cast<const In*>(v.data), dst, n);
+      kernels::launch("to_f32_kernel", to_f32_kernel<In>, grid(n), FillPolicy::kThreads, s, static_cast<const In*>(v.data), dst, n);
     });
-    kernels::check_launch("to_f32_kernel");
   }
   void store_from_f32(const float* src, const TensorView& v) {
     const auto n = static_cast<std::uint64_t>(v.numel());
     if (n == 0) return;
     for_dtype(v.dtype, [&](auto tag) {
       using Out = decltype(tag);
-      from_f32_kernel<Out><<<grid(n), FillPolicy::kThreads, 0, s>>>(src, static_cast<Out*>(v.data), n);
+      kernels::launch("from_f32_kernel", from_f32_kernel<Out>, grid(n), FillPolicy::kThreads, s, src, static_cast<Out*>(v.data), n);
     });
-    kernels::check_launch("from_f32_kernel");
   }
   // z (batch, out) = h (batch, in) W^T.
   void forward_gemm(const float* h, const float* w, float* z, std::int64_t batch, std::int64_t in, std::int64_t out) {
@@ -237,17 +235,15 @@ struct Run {
   void forward_rows(const DenseLayer& L, float* z, const float* bias, float* h, std::int64_t batch, std::int64_t cols, RowStats* zs,
                     RowStats* hs) {
     with_activation_code(L.activation, [&](auto a) {
-      forward_rows_kernel<decltype(a)::value><<<static_cast<unsigned>(batch), kRowThreads, 0, s>>>(
-          z, bias, h, cols, static_cast<float>(L.negative_slope), zs, hs);
+      kernels::launch("forward_rows_kernel", forward_rows_kernel<decltype(a)::value>, static_cast<unsigned>(batch), kRowThreads, s, z,
+                      bias, h, cols, static_cast<float>(L.negative_slope), zs, hs);
     });
-    kernels::check_launch("forward_rows_kernel");
   }
   void grad_rows(const DenseLayer* below, float* g, const float* z, std::int64_t batch, std::int64_t cols, RowStats* gs) {
     with_activation_code(below != nullptr ? below->activation : Activation::identity, [&](auto a) {
-      grad_rows_kernel<decltype(a)::value><<<static_cast<unsigned>(batch), kRowThreads, 0, s>>>(
-          g, below != nullptr ? z : nullptr, cols, below != nullptr ? static_cast<float>(below->negative_slope) : 0.0f, gs);
+      kernels::launch("grad_rows_kernel", grad_rows_kernel<decltype(a)::value>, static_cast<unsigned>(batch), kRowThreads, s, g,
+                      below != nullptr ? z : nullptr, cols, below != nullptr ? static_cast<float>(below->negative_slope) : 0.0f, gs);
     });
-    kernels::check_launch("grad_rows_kernel");
   }
   std::vector<RowStats> to_host(const RowStats* d, std::uint64_t count) {
     std::vector<RowStats> h(count);
@@ -377,8 +373,7 @@ std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<D
     rep[l].std_before = s;
     int it = 0;
     while (std::fabs(s - opt.target_std) >= opt.tolerance && it < opt.max_iterations) {
-      scale_kernel<<<run.grid(wn), FillPolicy::kThreads, 0, run.s>>>(w, wn, static_cast<float>(opt.target_std / s));
-      kernels::check_launch("scale_kernel");
+      kernels::launch("scale_kernel", scale_kernel, run.grid(wn), FillPolicy::kThreads, run.s, w, wn, static_cast<float>(opt.target_std / s));
       s = measure();
       ++it;
     }

@@ -1,29 +1,20 @@
-// The CUDA context and the pointer checks. Built with and without CUDA: without it, CUDA contexts
-// are unsupported and every pointer is taken to be host memory.
+// The CUDA context: device discovery, the pointer checks, and the pinned staging of host data to the
+// device (safetensors reads). Compiled only in CUDA builds (real, or against the emulated device);
+// host/no_cuda.cpp is its stand-in without CUDA.
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <functional>
 #include <string>
 
-#include "internal.hpp"
-
-#if defined(PARAMINIT_WITH_CUDA)
-#include <cuda_runtime.h>
-#endif
+#include "../host/internal.hpp"
+#include "cuda_util.cuh"
 
 namespace paraminit {
 
-bool cuda_built() noexcept {
-#if defined(PARAMINIT_WITH_CUDA)
-  return true;
-#else
-  return false;
-#endif
-}
+bool cuda_built() noexcept { return true; }
 
 namespace detail {
-
-#if defined(PARAMINIT_WITH_CUDA)
-
 namespace {
 std::string cuda_msg(const char* call, cudaError_t err) {
   return std::string(call) + ": " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
@@ -35,7 +26,7 @@ int cuda_devices() noexcept {
   static const int count = [] {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
-      (void)cudaGetLastError();  // clear the sticky-free error so later calls start clean
+      (void)cudaGetLastError();  // clear the error so that later calls start clean
       return 0;
     }
     return n;
@@ -90,32 +81,33 @@ void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char*
 void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t bytes,
                            const std::function<void(void*, std::uint64_t, std::uint64_t)>& produce, const char* fn) {
   constexpr std::uint64_t kChunk = std::uint64_t{64} << 20;
+  if (bytes == 0) return;
   const auto s = static_cast<cudaStream_t>(ctx.stream);
   auto check = [&](cudaError_t e, const char* call) {
-    if (e != cudaSuccess) fail(Status::device, std::string(fn) + ": " + cuda_msg(call, e));
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      fail(Status::device, std::string(fn) + ": " + cuda_msg(call, e));
+    }
   };
-  int prev = -1;
-  check(cudaGetDevice(&prev), "cudaGetDevice");
-  if (prev != ctx.device) check(cudaSetDevice(ctx.device), "cudaSetDevice");
+  // The guard restores the caller's own context afterwards (never cudaSetDevice(prev), which would
+  // create a primary context on a device the caller never used). Declared first: destroyed last.
+  const kernels::DeviceGuard guard(ctx.device);
   // On every exit (an I/O error from produce included) the copies in flight finish before their
   // pinned buffers are freed.
   struct Staging {
     void* p[2] = {nullptr, nullptr};
     cudaEvent_t done[2] = {nullptr, nullptr};
-    cudaStream_t stream;
-    int prev_device, device;
+    cudaStream_t stream = nullptr;
     ~Staging() {
       (void)cudaStreamSynchronize(stream);
       for (int i = 0; i < 2; ++i) {
         if (done[i] != nullptr) (void)cudaEventDestroy(done[i]);
         if (p[i] != nullptr) (void)cudaFreeHost(p[i]);
       }
-      if (prev_device != device) (void)cudaSetDevice(prev_device);
+      (void)cudaGetLastError();
     }
   } st;
   st.stream = s;
-  st.prev_device = prev;
-  st.device = ctx.device;
   const std::uint64_t chunk = std::min(kChunk, bytes);
   for (int i = 0; i < 2; ++i) {
     check(cudaHostAlloc(&st.p[i], static_cast<std::size_t>(chunk), cudaHostAllocDefault), "cudaHostAlloc");
@@ -132,54 +124,6 @@ void cuda_stream_to_device(const ContextImpl& ctx, void* dst, std::uint64_t byte
   }
   check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
 }
-
-namespace {
-void cuda_copy(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, cudaMemcpyKind kind, const char* fn) {
-  if (bytes == 0) return;
-  int prev = -1;
-  auto check = [&](cudaError_t e, const char* call) {
-    if (e != cudaSuccess) {
-      if (prev >= 0 && prev != ctx.device) (void)cudaSetDevice(prev);
-      fail(Status::device, std::string(fn) + ": " + cuda_msg(call, e));
-    }
-  };
-  check(cudaGetDevice(&prev), "cudaGetDevice");
-  const bool switched = prev != ctx.device;
-  if (switched) check(cudaSetDevice(ctx.device), "cudaSetDevice");
-  const auto s = static_cast<cudaStream_t>(ctx.stream);
-  check(cudaMemcpyAsync(dst, src, static_cast<std::size_t>(bytes), kind, s), "cudaMemcpyAsync");
-  check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-  if (switched) (void)cudaSetDevice(prev);
-}
-}  // namespace
-
-void cuda_copy_to_host(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn) {
-  cuda_copy(ctx, dst, src, bytes, cudaMemcpyDeviceToHost, fn);
-}
-void cuda_copy_to_device(const ContextImpl& ctx, void* dst, const void* src, std::uint64_t bytes, const char* fn) {
-  cuda_copy(ctx, dst, src, bytes, cudaMemcpyHostToDevice, fn);
-}
-
-#else  // !PARAMINIT_WITH_CUDA
-
-int cuda_devices() noexcept { return 0; }
-
-void cuda_init_context(ContextImpl&, int, void*) {
-  fail(Status::unsupported,
-       "paraminit::Context::cuda: this build of paraminit has no CUDA backend (configure with "
-       "PARAMINIT_CUDA=ON on a machine with the CUDA toolkit)");
-}
-
-void check_pointer_location(const ContextImpl&, const void*, const char*) {}
-
-void cuda_copy_to_host(const ContextImpl&, void*, const void*, std::uint64_t, const char* fn) {
-  fail(Status::unsupported, std::string(fn) + ": this build has no CUDA backend");
-}
-void cuda_copy_to_device(const ContextImpl&, void*, const void*, std::uint64_t, const char* fn) {
-  fail(Status::unsupported, std::string(fn) + ": this build has no CUDA backend");
-}
-
-#endif
 
 }  // namespace detail
 }  // namespace paraminit

@@ -12,8 +12,8 @@
 
 #include "../host/internal.hpp"
 #include "cuda_util.cuh"
-#include "launch.hpp"
-#include "sparse.hpp"
+#include "../host/cuda_launch.hpp"
+#include "../kernels/sparse.hpp"
 
 namespace paraminit {
 namespace kernels {
@@ -37,7 +37,7 @@ __device__ __forceinline__ void store_vec(double* p, const T (&v)[N]) {
 template <class H, class T, int N>
 __device__ __forceinline__ void store_vec_half(H* p, const T (&v)[N]) {
   unsigned packed[4];
-#pragma unroll
+PI_UNROLL
   for (int k = 0; k < 4; ++k) {
     H lo, hi;
     store(&lo, v[2 * k]);
@@ -70,7 +70,7 @@ __global__ void __launch_bounds__(FillPolicy::kThreads)
     const std::uint64_t local = k * geo.run_len + r * G;
     const std::uint64_t global = geo.global_base + k * geo.global_stride + r * G;
     T v[E * C];
-#pragma unroll
+PI_UNROLL
     for (int c = 0; c < C; ++c) gen(global / E + c, v + c * E);
     if (r * G + G <= geo.run_len) {
       store_vec(data + local, v);
@@ -99,7 +99,7 @@ __global__ void __launch_bounds__(FillPolicy::kThreads)
     if (first >= g0 + geo.run_len) continue;
     T v[E];
     gen(call, v);
-#pragma unroll
+PI_UNROLL
     for (int e = 0; e < E; ++e) {
       const std::uint64_t g = first + e;
       if (g >= g0 && g < g0 + geo.run_len) store(data + k * geo.run_len + (g - g0), v[e]);
@@ -147,8 +147,8 @@ void launch_sparse_scatter(int device, void* stream, const ::paraminit::detail::
   const auto s = static_cast<cudaStream_t>(stream);
   DeviceGuard::check(cudaMemsetAsync(data, 0, geo.numel * sizeof(Out), s), "cudaMemsetAsync");
   if (count == 0) return;
-  sparse_scatter_kernel<Dense, Out><<<grid_for(device, count), FillPolicy::kThreads, 0, s>>>(geo, data, sc, count);
-  check_launch("sparse_scatter_kernel");
+  launch("sparse_scatter_kernel", sparse_scatter_kernel<Dense, Out>, grid_for(device, count), FillPolicy::kThreads, s, geo, data,
+         sc, count);
 }
 
 template <class Gen, class Out>
@@ -164,14 +164,13 @@ void launch_fill(int device, void* stream, const ::paraminit::detail::Geometry& 
     const std::uint64_t gpr = (geo.run_len + G - 1) / G;
     const unsigned grid = grid_for(device, geo.runs * gpr);
     if (geo.runs == 1)
-      fill_aligned_kernel<Gen, Out, true><<<grid, FillPolicy::kThreads, 0, s>>>(geo, data, gen, gpr);
+      launch("fill_aligned_kernel", fill_aligned_kernel<Gen, Out, true>, grid, FillPolicy::kThreads, s, geo, data, gen, gpr);
     else
-      fill_aligned_kernel<Gen, Out, false><<<grid, FillPolicy::kThreads, 0, s>>>(geo, data, gen, gpr);
-    check_launch("fill_aligned_kernel");
+      launch("fill_aligned_kernel", fill_aligned_kernel<Gen, Out, false>, grid, FillPolicy::kThreads, s, geo, data, gen, gpr);
   } else {
     const std::uint64_t cpr = (geo.run_len + E - 1) / E + 1;  // a misaligned run touches one more call
-    fill_generic_kernel<Gen, Out><<<grid_for(device, geo.runs * cpr), FillPolicy::kThreads, 0, s>>>(geo, data, gen, cpr);
-    check_launch("fill_generic_kernel");
+    launch("fill_generic_kernel", fill_generic_kernel<Gen, Out>, grid_for(device, geo.runs * cpr), FillPolicy::kThreads, s, geo,
+           data, gen, cpr);
   }
 }
 
@@ -179,17 +178,16 @@ template <class Out>
 void launch_fill_value(int device, void* stream, std::uint64_t n, Out* data, Out value) {
   if (n == 0) return;
   const DeviceGuard guard(device);
-  fill_value_kernel<Out><<<grid_for(device, n), FillPolicy::kThreads, 0, static_cast<cudaStream_t>(stream)>>>(data, n, value);
-  check_launch("fill_value_kernel");
+  launch("fill_value_kernel", fill_value_kernel<Out>, grid_for(device, n), FillPolicy::kThreads, static_cast<cudaStream_t>(stream),
+         data, n, value);
 }
 
 template <class Fn, class Out>
 void launch_fill_index(int device, void* stream, const ::paraminit::detail::Geometry& geo, Out* data, const Fn& fn) {
   if (geo.numel == 0) return;
   const DeviceGuard guard(device);
-  fill_index_kernel<Fn, Out><<<grid_for(device, geo.numel), FillPolicy::kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      geo, data, fn);
-  check_launch("fill_index_kernel");
+  launch("fill_index_kernel", fill_index_kernel<Fn, Out>, grid_for(device, geo.numel), FillPolicy::kThreads,
+         static_cast<cudaStream_t>(stream), geo, data, fn);
 }
 
 void copy_from_host(int device, void* stream, void* dst, const void* src, std::size_t bytes, const char* fn) {

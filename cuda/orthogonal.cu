@@ -66,23 +66,24 @@ struct LinalgState {
   cusolverDnHandle_t solver = nullptr;
   cusolverDnParams_t params = nullptr;
   DeviceArena work, scratch, gram, hh, info, reduce, diag, solver_ws;
-  DeviceArena calibration;  // kernels/calibrate.cu's activations and statistics
+  DeviceArena calibration;  // cuda/calibrate.cu's activations and statistics
   std::vector<unsigned char> host_ws;
   void* stream = nullptr;  // the context's stream, for the destructor's synchronization
   // Never throws (a destructor): the last kernels may still read the workspace, so the stream is
   // synchronized before anything is freed; errors are ignored.
+  // The DeviceGuard restores the caller's own context (cudaSetDevice(prev) would create a primary
+  // context on a device the caller never used); if even switching fails, nothing can be freed safely.
   ~LinalgState() {
-    int prev = -1;
-    const bool have_prev = cudaGetDevice(&prev) == cudaSuccess;
-    const bool switch_device = have_prev && prev != device;
-    if (switch_device) (void)cudaSetDevice(device);
-    (void)cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
-    if (params != nullptr) (void)cusolverDnDestroyParams(params);
-    if (solver != nullptr) (void)cusolverDnDestroy(solver);
-    if (blas != nullptr) (void)cublasDestroy(blas);
-    for (DeviceArena* a : {&work, &scratch, &gram, &hh, &info, &reduce, &diag, &solver_ws, &calibration})
-      if (a->p != nullptr) (void)cudaFree(a->p);
-    if (switch_device) (void)cudaSetDevice(prev);
+    try {
+      const DeviceGuard guard(device);
+      (void)cudaStreamSynchronize(static_cast<cudaStream_t>(stream));
+      if (params != nullptr) (void)cusolverDnDestroyParams(params);
+      if (solver != nullptr) (void)cusolverDnDestroy(solver);
+      if (blas != nullptr) (void)cublasDestroy(blas);
+      for (DeviceArena* a : {&work, &scratch, &gram, &hh, &info, &reduce, &diag, &solver_ws, &calibration})
+        if (a->p != nullptr) (void)cudaFree(a->p);
+    } catch (...) {
+    }
     (void)cudaGetLastError();
   }
 };
@@ -182,8 +183,8 @@ class CudaQrOps final : public QrOps<T> {
     T* g = gram(a, m, n, transposed);
     auto* out = static_cast<unsigned long long*>(st_.reduce.get(64, s_, "a reduction"));
     check_cuda(cudaMemsetAsync(out, 0, sizeof(unsigned long long), s_), "cudaMemsetAsync");
-    gram_deviation_kernel<T><<<kernels::grid_for(device_, static_cast<std::uint64_t>(n * n)), FillPolicy::kThreads, 0, s_>>>(g, n, out);
-    kernels::check_launch("gram_deviation_kernel");
+    kernels::launch("gram_deviation_kernel", gram_deviation_kernel<T>, kernels::grid_for(device_, static_cast<std::uint64_t>(n * n)),
+                    FillPolicy::kThreads, s_, g, n, out);
     unsigned long long bits = 0;
     check_cuda(cudaMemcpyAsync(&bits, out, sizeof bits, cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync");
     check_cuda(cudaStreamSynchronize(s_), "cudaStreamSynchronize");
@@ -271,8 +272,8 @@ class CudaQrOps final : public QrOps<T> {
   double diag_ratio(const T* g, std::int64_t n, T* sign, std::int64_t ld = -1) {
     if (ld < 0) ld = n;
     T* diag = static_cast<T*>(st_.diag.get(static_cast<std::size_t>(n) * sizeof(T), s_, "a diagonal"));
-    diag_kernel<T><<<kernels::grid_for(device_, static_cast<std::uint64_t>(n)), FillPolicy::kThreads, 0, s_>>>(g, n, ld, diag, sign);
-    kernels::check_launch("diag_kernel");
+    kernels::launch("diag_kernel", diag_kernel<T>, kernels::grid_for(device_, static_cast<std::uint64_t>(n)), FillPolicy::kThreads, s_,
+                    g, n, ld, diag, sign);
     std::vector<T> h(static_cast<std::size_t>(n));
     check_cuda(cudaMemcpyAsync(h.data(), diag, h.size() * sizeof(T), cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync");
     check_cuda(cudaStreamSynchronize(s_), "cudaStreamSynchronize");
@@ -343,8 +344,8 @@ class CudaBackend {
       check_cuda(cudaMemsetAsync(bad, 0, sizeof(unsigned long long), s_), "cudaMemsetAsync");
       for_dtype(t_.dtype, [&](auto tag) {
         using Out = decltype(tag);
-        load_kernel<Out><<<kernels::grid_for(ctx_.device, n), FillPolicy::kThreads, 0, s_>>>(static_cast<const Out*>(t_.data), n, w, bad);
-        kernels::check_launch("load_kernel");
+        kernels::launch("load_kernel", load_kernel<Out>, kernels::grid_for(ctx_.device, n), FillPolicy::kThreads, s_,
+                        static_cast<const Out*>(t_.data), n, w, bad);
       });
       unsigned long long h = 0;
       check_cuda(cudaMemcpyAsync(&h, bad, sizeof h, cudaMemcpyDeviceToHost, s_), "cudaMemcpyAsync");
@@ -361,11 +362,10 @@ class CudaBackend {
     const auto span = static_cast<std::uint64_t>(job_.span());
     for_dtype(t_.dtype, [&](auto tag) {
       using Out = decltype(tag);
-      store_kernel<T, Out><<<kernels::grid_for(ctx_.device, span), FillPolicy::kThreads, 0, s_>>>(
-          r, g0, span, static_cast<std::uint64_t>(job_.rows), static_cast<std::uint64_t>(job_.cols),
-          static_cast<std::uint64_t>(job_.spatial), static_cast<std::uint64_t>(job_.centre), static_cast<T>(job_.gain), map_,
-          static_cast<Out*>(t_.data));
-      kernels::check_launch("store_kernel");
+      kernels::launch("store_kernel", store_kernel<T, Out>, kernels::grid_for(ctx_.device, span), FillPolicy::kThreads, s_, r, g0,
+                      span, static_cast<std::uint64_t>(job_.rows), static_cast<std::uint64_t>(job_.cols),
+                      static_cast<std::uint64_t>(job_.spatial), static_cast<std::uint64_t>(job_.centre), static_cast<T>(job_.gain), map_,
+                      static_cast<Out*>(t_.data));
     });
   }
 

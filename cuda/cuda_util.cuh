@@ -1,11 +1,13 @@
-// CUDA helpers shared by the kernels' translation units: the device guard, launch and status
-// checks, the grid size of a grid-stride loop. Included only by .cu files.
+// CUDA helpers shared by the CUDA drivers (cuda/): the device guard, the one kernel launcher and its
+// status check, the grid size of a grid-stride loop. Included only by cuda/ sources; compiled by
+// nvcc against the CUDA toolkit, or by the host compiler against the emulated device (emulate/).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "../host/internal.hpp"
 
@@ -80,11 +82,25 @@ class DeviceGuard {
   int prev_device_ = 0;
 };
 
-inline void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess)
-    ::paraminit::detail::fail(Status::device, std::string("paraminit: launching ") + what + ": " +
-                                     cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+// Every kernel launch of the library goes through here (no <<< >>> anywhere else): the runtime's
+// typed cudaLaunchKernelEx with the grid the launcher computed, so that the emulated device runs the
+// same kernel body over every (block, thread) of the same grid. `name` is the kernel's name in
+// errors. A grid of 0 blocks is a launch error (cudaErrorInvalidConfiguration), so launchers return
+// early on zero items instead of launching.
+template <class... Params, class... Args>
+void launch(const char* name, void (*kernel)(Params...), unsigned grid, unsigned block, cudaStream_t stream,
+            Args&&... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(grid, 1, 1);
+  cfg.blockDim = dim3(block, 1, 1);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  const cudaError_t err = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();  // a launch error is not sticky: clear it so the next call starts clean
+    ::paraminit::detail::fail(Status::device, std::string("paraminit: launching ") + name + ": " +
+                                                  cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+  }
 }
 
 // Work that synchronizes the stream or reads host memory cannot be recorded into a CUDA graph: it

@@ -1,13 +1,13 @@
 // The CUDA launchers, declared without CUDA headers so that host/ can call them. Defined and
-// explicitly instantiated in kernels/fill.cu (built only with PARAMINIT_CUDA).
+// explicitly instantiated in cuda/fill.cu (built only with PARAMINIT_CUDA).
 #pragma once
 
 #include <cstddef>
 
-#include "dists.hpp"
-#include "geometry.hpp"
-#include "sparse.hpp"
-#include "structured.hpp"
+#include "../kernels/dists.hpp"
+#include "../kernels/geometry.hpp"
+#include "../kernels/sparse.hpp"
+#include "../kernels/structured.hpp"
 
 namespace paraminit {
 namespace kernels {
