@@ -499,10 +499,48 @@ double random_walk_gain(Activation a, std::int64_t width, double slope) {
     }
     return std::log(g * g) + acc / static_cast<double>(M) + chi;
   };
-  double lo = 0.5, hi = 8;  // E ln Z increases with g
-  for (int it = 0; it < 40; ++it) {
+  static const char* const kNames[] = {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu"};
+  const std::string what = std::string("activation ") + kNames[ai] + ", width " + std::to_string(width) +
+                           (scale_free ? ", negative_slope " + fmt_double(slope) : std::string());
+  auto checked = [&](double g) {
+    const double e = mean_log_z(g);
+    if (!std::isfinite(e))
+      fail(Status::numerical, where(fn) + "E[ln Z] is " + fmt_double(e) + " at gain " + fmt_double(g) + " (" + what + ")" +
+                                  (e < 0 ? ": some draws have no unit with a non-zero derivative" : ""));
+    return e;
+  };
+  // Scale-free: E[ln Z] = ln g^2 + E[ln Z](1) exactly (same draws, same D), so the root is closed-form.
+  // (Slopes far from 1 put it far from 1: slope 5 gives 0.28, outside any fixed bracket.)
+  if (scale_free) return std::exp(-0.5 * checked(1.0));
+  // A root is proved by a sign change: from g = 1, double (or halve) until E[ln Z] changes sign, over
+  // gains in [2^-kMaxDoublings, 2^kMaxDoublings]; then bisect, keeping E(lo) < 0 <= E(hi). E[ln Z] is
+  // continuous in g (through q) but not shown to be monotone, so a failed search is an error, not an
+  // edge of the interval (sigmoid, with f' <= 1/4, has its root near 10).
+  constexpr int kMaxDoublings = 30;
+  double lo = 1, hi = 1;
+  if (checked(1.0) < 0) {
+    for (int k = 0;; ++k) {
+      if (k == kMaxDoublings)
+        fail(Status::numerical, where(fn) + "E[ln Z] < 0 for every gain in [1, 2^" + std::to_string(kMaxDoublings) + "] (" + what +
+                                    "): no gain makes ln |delta| an unbiased random walk");
+      lo = hi;
+      hi = 2 * lo;
+      if (checked(hi) >= 0) break;
+    }
+  } else {
+    for (int k = 0;; ++k) {
+      if (k == kMaxDoublings)
+        fail(Status::numerical, where(fn) + "E[ln Z] >= 0 for every gain in [2^-" + std::to_string(kMaxDoublings) + ", 1] (" + what +
+                                    "): no gain makes ln |delta| an unbiased random walk");
+      hi = lo;
+      lo = 0.5 * hi;
+      if (checked(lo) < 0) break;
+    }
+  }
+  // hi = 2 lo: 48 halvings leave a relative width of 2^-48 (~4e-15).
+  for (int it = 0; it < 48; ++it) {
     const double mid = 0.5 * (lo + hi);
-    (mean_log_z(mid) < 0 ? lo : hi) = mid;
+    (checked(mid) < 0 ? lo : hi) = mid;
   }
   return 0.5 * (lo + hi);
 }

@@ -252,6 +252,98 @@ TEST(RandomWalkGain, FormulasAndMonteCarloAgree) {
   EXPECT_LT(gt, 1.3);
 }
 
+// E[ln Z] at gain g (the defining equation of include/paraminit/calibrate.hpp), estimated here
+// independently of the library: double-precision activations, the test's own draws (the library's
+// normal fill on keys random_walk_gain does not use), the fixed point q = g^2 E[f(sqrt(q) z)^2]
+// iterated to 1e-12, and the sample's standard error.
+struct LnZ {
+  double mean, se;
+};
+LnZ mean_log_z_reference(Activation a, std::int64_t n, double slope, double g) {
+  auto f = [&](double x) {
+    switch (a) {
+      case Activation::sigmoid: return 1 / (1 + std::exp(-x));
+      case Activation::leaky_relu: return x > 0 ? x : slope * x;
+      default: return x;
+    }
+  };
+  auto df = [&](double x) {
+    switch (a) {
+      case Activation::sigmoid: return f(x) * (1 - f(x));
+      case Activation::leaky_relu: return x > 0 ? 1.0 : slope;
+      default: return 1.0;
+    }
+  };
+  const std::int64_t M = 4096;  // the library's sample count for these widths
+  auto draw = [](std::int64_t count, std::uint64_t stream) {
+    std::vector<double> v(static_cast<std::size_t>(count));
+    pi::normal(ctx(), TensorView::of(v.data(), pi::DType::f64, {count}), Key{20261202, stream}, {0.0, 1.0});
+    return v;
+  };
+  const std::vector<double> xi = draw(M * n, 901), eta = draw(M * n, 902), zq = draw(1 << 16, 903);
+  double q = 1;
+  if (a != Activation::leaky_relu)  // piecewise linear: f' does not depend on q
+    for (int it = 0; it < 1000; ++it) {
+      double m = 0;
+      for (double z : zq) m += f(std::sqrt(q) * z) * f(std::sqrt(q) * z);
+      const double nq = g * g * m / static_cast<double>(zq.size());
+      const bool done = std::fabs(nq - q) <= 1e-12 * std::max(1.0, q);
+      q = nq;
+      if (done) break;
+    }
+  double s1 = 0, s2 = 0;
+  for (std::int64_t s = 0; s < M; ++s) {
+    double num = 0, den = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::size_t k = static_cast<std::size_t>(s * n + i);
+      const double d = df(std::sqrt(q) * xi[k]);
+      num += d * d * eta[k] * eta[k];
+      den += eta[k] * eta[k];
+    }
+    const double l = std::log(num / den);
+    s1 += l, s2 += l * l;
+  }
+  const double mean = s1 / M, var = s2 / M - mean * mean;
+  return {std::log(g * g) + mean + psi(n / 2.0) + std::log(2.0 / static_cast<double>(n)), std::sqrt(var / M)};
+}
+
+TEST(RandomWalkGain, SolvesItsEquationOutsideTheOldBracket) {
+  // sigmoid (f' <= 1/4: g ~ 10) and leaky_relu with slope >= 5 (g ~ 0.28, 0.14) have their roots
+  // outside [0.5, 8], where the bisection used to stop at an edge (8.000000 and 0.5).
+  // The library's E[ln Z] is 0 at its g up to its own Monte-Carlo error, which is about this
+  // sample's (the same sample size): the reference may differ from 0 by 6 standard errors of the
+  // difference of two such estimates. dE[ln Z]/d ln g is ~1 (sigmoid) to 2 (leaky_relu), so this
+  // pins g to ~3%, and rejects the old edges (E[ln Z] = -0.24 at 8 for sigmoid, +1.2 at 0.5 for slope 5).
+  struct Case {
+    Activation a;
+    std::int64_t n;
+    double slope;
+  };
+  for (const Case c : {Case{Activation::sigmoid, 64, 0.01}, Case{Activation::sigmoid, 256, 0.01}, Case{Activation::leaky_relu, 256, 5.0},
+                       Case{Activation::leaky_relu, 256, 10.0}, Case{Activation::leaky_relu, 256, -5.0}}) {
+    const double g = pi::random_walk_gain(c.a, c.n, c.slope);
+    const LnZ e = mean_log_z_reference(c.a, c.n, c.slope, g);
+    EXPECT_LT(std::fabs(e.mean), 6 * std::sqrt(2.0) * e.se)
+        << "activation " << static_cast<int>(c.a) << ", width " << c.n << ", slope " << c.slope << ": g = " << g << ", E[ln Z] = " << e.mean
+        << " +- " << e.se;
+  }
+  // No gain exists when E[ln Z] is -inf: leaky_relu with slope 0 at width 2 has both units inactive
+  // in a quarter of the draws (the bisection used to return its upper edge, 8).
+  try {
+    const double g = pi::random_walk_gain(Activation::leaky_relu, 2, 0.0);
+    ADD_FAILURE() << "no error, g = " << g;
+  } catch (const pi::Error& e) {
+    EXPECT_EQ(e.code(), pi::Status::numerical) << e.what();
+    for (const char* w : {"paraminit::random_walk_gain", "leaky_relu", "width 2", "-inf"})
+      EXPECT_NE(std::string(e.what()).find(w), std::string::npos) << "'" << w << "' not in: " << e.what();
+  }
+  // leaky_relu with slope s is s times leaky_relu with slope 1/s of the mirrored input, so
+  // |D_s u|^2 ~ s^2 |D_(1/s) u|^2 and g(s) = g(1/s) / s (up to the two Monte-Carlo estimates' noise).
+  for (double s : {5.0, 10.0})
+    EXPECT_NEAR(pi::random_walk_gain(Activation::leaky_relu, 256, s) * s, pi::random_walk_gain(Activation::leaky_relu, 256, 1 / s),
+                0.01 * pi::random_walk_gain(Activation::leaky_relu, 256, 1 / s)) << s;
+}
+
 TEST(CalibrateErrors, ClearMessagesNamingTheLayer) {
   auto expect = [](pi::Status code, const std::string& word, const std::function<void()>& f) {
     try {

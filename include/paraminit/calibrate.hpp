@@ -91,8 +91,12 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& ctx, const std::vector<Dens
 ///   relu:      g^2 = N / (2 exp(E_k[psi(k/2)])),  k ~ Binomial(N, 1/2), k >= 1
 /// (|D u|^2 ~ Beta(k/2, (N-k)/2) for k active units). Other activations: E[ln |D u|^2] by a
 /// deterministic Monte-Carlo average (fixed internal draws) at the mean-field fixed point of the
-/// pre-activation variance q = g^2 E[f(sqrt(q) z)^2], and g found by bisection.
-/// Errors: width < 2, a slope not finite.
+/// pre-activation variance q = g^2 E[f(sqrt(q) z)^2]. leaky_relu (f' does not depend on q):
+/// g^2 = exp(-E[ln Z](1)) directly. Others: a sign change of E[ln Z] found by doubling or halving g
+/// from 1 (within [2^-30, 2^30]), then bisection to ~1e-14 relative (sigmoid's g is about 10).
+/// Errors: width < 2, a slope not finite; Status::numerical (naming the activation and width) when
+/// E[ln Z] does not change sign within that range or is not finite (e.g. leaky_relu with slope 0 at a
+/// small width, where some draws have every unit inactive).
 double random_walk_gain(Activation activation, std::int64_t width, double negative_slope = 0.01);
 
 }  // namespace paraminit
