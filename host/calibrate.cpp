@@ -12,7 +12,6 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -459,12 +458,17 @@ double random_walk_gain(Activation a, std::int64_t width, double slope) {
   if (a == Activation::relu) return std::sqrt(N / (2 * std::exp(binomial_digamma(width))));
   // Monte Carlo with fixed draws (deterministic): M samples of N pre-activations and N sphere weights.
   const std::int64_t M = std::max<std::int64_t>(64, std::min<std::int64_t>(4096, (std::int64_t{1} << 20) / width));
-  std::mt19937_64 rng(0x5eed5eedull);
-  std::normal_distribution<double> nd;
+  // The draws are the library's own f64 normal() with Key{kRandomWalkSeed, 0 | 1 | 2} (include/
+  // paraminit/calibrate.hpp), not std::normal_distribution, whose algorithm each standard library
+  // chooses: the gain is then the same value everywhere. One worker: ~2 M values, a few ms.
+  constexpr std::uint64_t kRandomWalkSeed = 0x5eed5eed;
   std::vector<double> xi(static_cast<std::size_t>(M * width)), eta(xi.size()), fq(1 << 14);
-  for (auto& v : xi) v = nd(rng);
-  for (auto& v : eta) v = nd(rng);
-  for (auto& v : fq) v = nd(rng);
+  {
+    Context one = Context::cpu(1);
+    std::uint64_t stream = 0;
+    for (std::vector<double>* v : {&xi, &eta, &fq})
+      normal(one, TensorView::of(v->data(), DType::f64, {static_cast<std::int64_t>(v->size())}), Key{kRandomWalkSeed, stream++}, {0.0, 1.0});
+  }
   const float fs = static_cast<float>(slope);
   // Mean-field fixed point of q = g^2 E[f(sqrt(q) z)^2] (from q = 1; 0 when it collapses).
   // Piecewise-linear activations have scale-free derivatives: no fixed point needed.
@@ -499,10 +503,48 @@ double random_walk_gain(Activation a, std::int64_t width, double slope) {
     }
     return std::log(g * g) + acc / static_cast<double>(M) + chi;
   };
-  double lo = 0.5, hi = 8;  // E ln Z increases with g
-  for (int it = 0; it < 40; ++it) {
+  static const char* const kNames[] = {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu"};
+  const std::string what = std::string("activation ") + kNames[ai] + ", width " + std::to_string(width) +
+                           (scale_free ? ", negative_slope " + fmt_double(slope) : std::string());
+  auto checked = [&](double g) {
+    const double e = mean_log_z(g);
+    if (!std::isfinite(e))
+      fail(Status::numerical, where(fn) + "E[ln Z] is " + fmt_double(e) + " at gain " + fmt_double(g) + " (" + what + ")" +
+                                  (e < 0 ? ": some draws have no unit with a non-zero derivative" : ""));
+    return e;
+  };
+  // Scale-free: E[ln Z] = ln g^2 + E[ln Z](1) exactly (same draws, same D), so the root is closed-form.
+  // (Slopes far from 1 put it far from 1: slope 5 gives 0.28, outside any fixed bracket.)
+  if (scale_free) return std::exp(-0.5 * checked(1.0));
+  // A root is proved by a sign change: from g = 1, double (or halve) until E[ln Z] changes sign, over
+  // gains in [2^-kMaxDoublings, 2^kMaxDoublings]; then bisect, keeping E(lo) < 0 <= E(hi). E[ln Z] is
+  // continuous in g (through q) but not shown to be monotone, so a failed search is an error, not an
+  // edge of the interval (sigmoid, with f' <= 1/4, has its root near 10).
+  constexpr int kMaxDoublings = 30;
+  double lo = 1, hi = 1;
+  if (checked(1.0) < 0) {
+    for (int k = 0;; ++k) {
+      if (k == kMaxDoublings)
+        fail(Status::numerical, where(fn) + "E[ln Z] < 0 for every gain in [1, 2^" + std::to_string(kMaxDoublings) + "] (" + what +
+                                    "): no gain makes ln |delta| an unbiased random walk");
+      lo = hi;
+      hi = 2 * lo;
+      if (checked(hi) >= 0) break;
+    }
+  } else {
+    for (int k = 0;; ++k) {
+      if (k == kMaxDoublings)
+        fail(Status::numerical, where(fn) + "E[ln Z] >= 0 for every gain in [2^-" + std::to_string(kMaxDoublings) + ", 1] (" + what +
+                                    "): no gain makes ln |delta| an unbiased random walk");
+      hi = lo;
+      lo = 0.5 * hi;
+      if (checked(lo) < 0) break;
+    }
+  }
+  // hi = 2 lo: 48 halvings leave a relative width of 2^-48 (~4e-15).
+  for (int it = 0; it < 48; ++it) {
     const double mid = 0.5 * (lo + hi);
-    (mean_log_z(mid) < 0 ? lo : hi) = mid;
+    (checked(mid) < 0 ? lo : hi) = mid;
   }
   return 0.5 * (lo + hi);
 }

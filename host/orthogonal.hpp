@@ -145,6 +145,13 @@ PI_HD T q_value(const QResult<T>& r, std::uint64_t q, std::uint64_t rows, std::u
   return T(0);
 }
 
+// The order of OrthogonalInfo::path in a batch's report (include/paraminit/paraminit.hpp): a
+// Householder matrix (a fallback, or asked for) over cholesky_qr2 (one pass was not enough, or asked
+// for) over cholesky_qr.
+inline int path_severity(OrthogonalPath p) {
+  return p == OrthogonalPath::householder ? 2 : p == OrthogonalPath::cholesky_qr2 ? 1 : 0;
+}
+
 // The loop over matrices, for a backend providing work(), draw(), load(), ops() and store().
 template <class T, class Backend>
 OrthogonalInfo run_job(Backend& be, const OrthoJob& job) {
@@ -176,9 +183,15 @@ OrthogonalInfo run_job(Backend& be, const OrthoJob& job) {
                                     fmt_double(chol_low ? r.cholesky_ratio : r.rdiag_ratio) + "), so its orthogonal factor is not determined by it");
     }
     be.store(r, static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(job.span()));
-    if (!any || info.orthogonality_error > worst.orthogonality_error ||
-        static_cast<int>(info.path) == static_cast<int>(OrthogonalPath::householder))
+    // Field by field, so that the report does not depend on the order of the matrices (a later
+    // CholeskyQR matrix used to hide an earlier Householder fallback).
+    if (!any) {
       worst = info;
+    } else {
+      if (path_severity(info.path) > path_severity(worst.path)) worst.path = info.path;
+      if (info.cholesky_passes > worst.cholesky_passes) worst.cholesky_passes = info.cholesky_passes;
+      if (info.orthogonality_error > worst.orthogonality_error) worst.orthogonality_error = info.orthogonality_error;  // -1 (unmeasured) loses
+    }
     any = true;
   }
   return worst;

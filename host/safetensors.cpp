@@ -346,6 +346,14 @@ void SafetensorsReader::read(Context& c, std::string_view name, const TensorView
 
 // ---- writer ------------------------------------------------------------------------------------------
 
+namespace {
+std::string shape_string(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t d = 0; d < shape.size(); ++d) s += (d ? ", " : "") + std::to_string(shape[d]);
+  return s + "]";
+}
+}  // namespace
+
 struct SafetensorsWriter::Impl {
   std::string path, tmp;
   int fd = -1;
@@ -395,18 +403,34 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
       fail(Status::invalid_argument, "paraminit::SafetensorsWriter: invalid tensor name \"" + d.name + "\"");
     if (impl_->slots.count(d.name) != 0)
       fail(Status::invalid_argument, "paraminit::SafetensorsWriter: the tensor name \"" + d.name + "\" is declared twice");
+    // Counts are checked before anything is written: wrapped, {2^62, 8} would be 0 elements and a
+    // file the reader rejects. Offsets, off_t and numel() are signed 64-bit, hence the INT64_MAX
+    // limits. A zero extent makes the tensor empty whatever the others are (as the reader counts).
+    const bool empty = std::find(d.shape.begin(), d.shape.end(), 0) != d.shape.end();
     std::uint64_t n = 1;
     for (auto e : d.shape) {
       if (e < 0) fail(Status::invalid_argument, "paraminit::SafetensorsWriter: tensor \"" + d.name + "\" has a negative extent");
-      n *= static_cast<std::uint64_t>(e);
+      const auto x = static_cast<std::uint64_t>(e);
+      if (!empty && n > static_cast<std::uint64_t>(INT64_MAX) / x)
+        fail(Status::invalid_argument, "paraminit::SafetensorsWriter: tensor \"" + d.name + "\" has a shape " + shape_string(d.shape) +
+                                           " of more than 2^63 - 1 elements");
+      n = empty ? 0 : n * x;
     }
-    const std::uint64_t bytes = n * dtype_size(d.dtype);
+    const std::uint64_t size = dtype_size(d.dtype), room = static_cast<std::uint64_t>(INT64_MAX) - at;
+    if (n > room / size)
+      fail(Status::invalid_argument, "paraminit::SafetensorsWriter: tensor \"" + d.name + "\" of shape " + shape_string(d.shape) + " needs " +
+                                         std::to_string(n) + " x " + std::to_string(size) + " bytes, past 2^63 - 1 bytes of data" +
+                                         (at > 0 ? " after the " + std::to_string(at) + " bytes before it" : std::string()));
+    const std::uint64_t bytes = n * size;
     h[d.name] = {{"dtype", file_dtype(d.dtype)}, {"shape", d.shape}, {"data_offsets", {at, at + bytes}}};
     impl_->slots[d.name] = Impl::Slot{at, bytes};
     at += bytes;
   }
   std::string json = h.dump();
   json.append((8 - json.size() % 8) % 8, ' ');  // pad: the data section starts 8-byte aligned
+  if (at > static_cast<std::uint64_t>(INT64_MAX) - 8 - json.size())
+    fail(Status::invalid_argument, "paraminit::SafetensorsWriter: the file would have " + std::to_string(at) + " bytes of data and " +
+                                       std::to_string(8 + json.size()) + " of header, past 2^63 - 1 bytes");
   // Written to a temporary name and renamed over `path` by close(): readers never see a half-written
   // file, and a failed initialization leaves the previous file in place.
   impl_->path = path;

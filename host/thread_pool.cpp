@@ -22,9 +22,22 @@ void ThreadPool::drain() {
     const std::int64_t task = next_++;
     const auto* job = job_;
     lock.unlock();
-    (*job)(task);  // element functions do not throw: validation happened before
+    std::exception_ptr error;
+    try {
+      (*job)(task);
+    } catch (...) {
+      error = std::current_exception();
+    }
     lock.lock();
-    if (++finished_ == tasks_) done_.notify_all();
+    ++finished_;
+    if (error) {
+      // Keep the first; the tasks nobody has taken are skipped (counted as finished), those running
+      // on other threads finish on their own.
+      if (!error_) error_ = error;
+      finished_ += tasks_ - next_;
+      next_ = tasks_;
+    }
+    if (finished_ == tasks_) done_.notify_all();
   }
 }
 
@@ -59,7 +72,12 @@ void ThreadPool::run(std::int64_t tasks, const std::function<void(std::int64_t)>
   drain();
   std::unique_lock<std::mutex> lock(mu_);
   done_.wait(lock, [&] { return finished_ == tasks_; });
+  // Every task taken has returned: no thread runs fn any more.
   job_ = nullptr;
+  std::exception_ptr error = error_;
+  error_ = nullptr;
+  lock.unlock();
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace detail

@@ -2,14 +2,18 @@
 // names the problem, and leaves a poisoned output buffer unchanged. Zero-size tensors are valid.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "paraminit/paraminit.h"
 #include "paraminit/paraminit.hpp"
 #include "test_util.hpp"
+#include "../host/thread_pool.hpp"
 
 namespace {
 using namespace paraminit_test;
@@ -152,6 +156,49 @@ TEST(Errors, CApiCodesAndMessages) {
   EXPECT_TRUE(b.all_bytes_are(kPoison));
   EXPECT_EQ(pi_context_create_cpu(1, nullptr), PI_ERR_INVALID_ARGUMENT);
   pi_context_destroy(ctx);
+}
+
+// A task that throws (sparse allocates inside its tasks: std::bad_alloc) must reach the caller of
+// run() as that exception, after every worker has left the job: the job's function and what it
+// captures are the caller's stack, gone once run() returns. Before the fix a throw on a worker ended
+// the process (std::terminate) and one on the calling thread left run() with workers still in it.
+TEST(ThreadPool, ATaskThatThrowsReachesTheCallerAfterTheJobDrains) {
+  paraminit::detail::ThreadPool pool(4);
+  std::atomic<int> in_task{0};
+  std::atomic<bool> returned{false};
+  std::atomic<int> late{0};  // tasks running or starting after run() returned
+  for (int round = 0; round < 300; ++round) {
+    returned = false;
+    const std::int64_t bad = 7 + round % 50;  // several throwing indices, each task a little work
+    try {
+      pool.run(400, [&](std::int64_t i) {
+        in_task.fetch_add(1);
+        struct Leave {
+          std::atomic<int>& n;
+          ~Leave() { n.fetch_sub(1); }
+        } leave{in_task};
+        if (returned.load()) late.fetch_add(1);
+        volatile double x = 0;
+        for (int k = 0; k < 200; ++k) x = x + static_cast<double>(k) * 1e-3;
+        if (i % 61 == bad % 61) throw std::runtime_error("task " + std::to_string(i));
+        if (returned.load()) late.fetch_add(1);
+      });
+      ADD_FAILURE() << "round " << round << ": no exception";
+    } catch (const std::runtime_error& e) {
+      returned = true;
+      EXPECT_EQ(std::string(e.what()).rfind("task ", 0), 0u) << e.what();
+      const std::int64_t i = std::stoll(std::string(e.what()).substr(5));
+      EXPECT_EQ(i % 61, bad % 61) << "round " << round << ": the exception of a task that did not throw: " << e.what();
+    }
+    EXPECT_EQ(in_task.load(), 0) << "round " << round << ": a worker is still in the job after run() returned";
+  }
+  EXPECT_EQ(late.load(), 0) << "tasks ran after run() returned";
+  // The pool still works, every task exactly once.
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::atomic<int>> hits(5000);
+    pool.run(5000, [&](std::int64_t i) { hits[static_cast<std::size_t>(i)].fetch_add(1); });
+    for (std::size_t i = 0; i < hits.size(); ++i) ASSERT_EQ(hits[i].load(), 1) << "round " << round << ", task " << i;
+  }
 }
 
 }  // namespace

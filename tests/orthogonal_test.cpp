@@ -5,6 +5,7 @@
 // fallbacks; bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -13,6 +14,7 @@
 
 #include "paraminit/paraminit.hpp"
 #include "test_util.hpp"
+#include "../host/orthogonal.hpp"
 
 namespace {
 using namespace paraminit_test;
@@ -314,6 +316,95 @@ TEST(OrthogonalErrors, ClearMessagesAndNothingWritten) {
   Buffer e(DType::f32, 8 * 4 * 2 * 2);
   pi::delta_orthogonal(ctx(), view(e, {8, 4, 2, 2}), k, {1.0, true});
   EXPECT_NE(e.at((0 * 4 + 0) * 4 + 3), 0.0);  // the tap at (2/2, 2/2) = (1, 1)
+}
+
+// A scripted QrOps backend for run_job: matrix k of the batch (counted by draw calls) takes the
+// path its script says, with the Gram deviations it says, so that the batch's report can be checked
+// for every order of the same matrices. No LAPACK needed.
+struct Script {
+  bool cholesky_fails = false;  // the first Cholesky pass fails: Householder fallback
+  double first = 0, second = 0; // gram_deviation after pass 1 and pass 2
+};
+struct ScriptedOps : pi::detail::QrOps<float> {
+  const std::vector<Script>* script = nullptr;
+  std::size_t k = 0;
+  int passes = 0;
+  bool cholesky_pass(float*, std::int64_t, std::int64_t, bool, double* ratio) override {
+    *ratio = 0.5;
+    if ((*script)[k].cholesky_fails) return false;
+    ++passes;
+    return true;
+  }
+  double gram_deviation(const float*, std::int64_t, std::int64_t, bool) override {
+    return passes == 1 ? (*script)[k].first : (*script)[k].second;
+  }
+  pi::detail::QResult<float> householder(float* a, std::int64_t, std::int64_t, bool) override {
+    pi::detail::QResult<float> r;
+    r.q = a;
+    return r;
+  }
+};
+struct ScriptedBackend {
+  ScriptedOps qr;
+  std::vector<float> buf;
+  std::int64_t draws = 0;
+  float* work(std::size_t n) {
+    buf.assign(n, 0.0f);
+    return buf.data();
+  }
+  void draw(float*, std::int64_t, std::int64_t, Key) {
+    qr.k = static_cast<std::size_t>(draws++);
+    qr.passes = 0;
+  }
+  void load(float*) {}
+  pi::detail::QrOps<float>& ops() { return qr; }
+  void store(const pi::detail::QResult<float>&, std::uint64_t) {}
+};
+
+TEST(Orthogonal, BatchReportIsTheWorstPathAndLargestErrorInAnyOrder) {
+  // (64, 8) under `automatic` is CholeskyQR (m >= 4n), accepted when the measured deviation is
+  // <= 1e-5 sqrt(8) / 4 = 7.1e-6.
+  const Script fallback{true, 0, 0};           // Householder (unmeasured, -1)
+  const Script one_pass{false, 4e-6, 0};       // cholesky_qr, error 4e-6 (the largest measured)
+  const Script two_passes{false, 1e-3, 2e-6};  // cholesky_qr2, error 2e-6
+  auto report = [](std::vector<Script> s) {
+    ScriptedBackend be;
+    be.qr.script = &s;
+    pi::detail::OrthoJob job;
+    job.batched = true;
+    job.count = static_cast<std::int64_t>(s.size());
+    job.rows = 64;
+    job.cols = 8;
+    job.batch_ext = job.count;
+    job.batch_hi = job.count;
+    job.fn = "test";
+    const pi::OrthogonalInfo info = pi::detail::run_job<float>(be, job);
+    EXPECT_EQ(be.draws, job.count);
+    return info;
+  };
+  // Every order of {fallback, one_pass, two_passes}: a Householder fallback anywhere is reported,
+  // with the largest error measured on any matrix.
+  std::vector<int> order = {0, 1, 2};
+  const Script all[] = {fallback, one_pass, two_passes};
+  do {
+    const pi::OrthogonalInfo info = report({all[order[0]], all[order[1]], all[order[2]]});
+    const std::string at = "order " + std::to_string(order[0]) + std::to_string(order[1]) + std::to_string(order[2]);
+    EXPECT_EQ(info.path, OrthogonalPath::householder) << at;
+    EXPECT_EQ(info.orthogonality_error, 4e-6) << at;
+    EXPECT_EQ(info.cholesky_passes, 2) << at;
+  } while (std::next_permutation(order.begin(), order.end()));
+  // Without a fallback: a second pass beats one pass, and the error is still the largest measured.
+  for (bool swap : {false, true}) {
+    const pi::OrthogonalInfo info = swap ? report({one_pass, two_passes}) : report({two_passes, one_pass});
+    EXPECT_EQ(info.path, OrthogonalPath::cholesky_qr2) << swap;
+    EXPECT_EQ(info.orthogonality_error, 4e-6) << swap;
+    EXPECT_EQ(info.cholesky_passes, 2) << swap;
+  }
+  // Only fallbacks: Householder, nothing measured.
+  const pi::OrthogonalInfo hh = report({fallback, fallback});
+  EXPECT_EQ(hh.path, OrthogonalPath::householder);
+  EXPECT_EQ(hh.orthogonality_error, -1);
+  EXPECT_EQ(hh.cholesky_passes, 0);
 }
 
 }  // namespace

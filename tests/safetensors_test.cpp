@@ -205,4 +205,47 @@ TEST(SafetensorsWriterErrors, DuplicateAndUnwrittenTensors) {
   std::remove("unwritten.safetensors");
 }
 
+// Element and byte counts that do not fit 64 bits (the file's offsets and off_t are signed 64-bit)
+// are refused when the tensors are declared. Before the fix {2^62, 8} wrapped to 0 elements: the
+// writer accepted it, map() returned null and the reader rejected the file.
+TEST(SafetensorsWriterErrors, OverflowingShapesAreRefusedWhenDeclared) {
+  const std::int64_t p31 = std::int64_t{1} << 31, p60 = std::int64_t{1} << 60, p61 = std::int64_t{1} << 61, p62 = std::int64_t{1} << 62;
+  const std::string path = "overflow.safetensors";
+  struct Case {
+    std::vector<SafetensorsWriter::Decl> decls;
+    std::vector<std::string> words;
+  };
+  const Case cases[] = {
+      {{{"big", DType::f32, {p62, 8}}}, {"\"big\"", "elements"}},                       // 2^65 elements
+      {{{"big", DType::f32, {p31, p31, 8}}}, {"\"big\"", "elements"}},                  // 2^65 elements
+      {{{"ok", DType::f32, {2, 3}}, {"big", DType::bf16, {p31, p31, 8}}}, {"\"big\"", "elements"}},
+      {{{"big", DType::f64, {p61}}}, {"\"big\"", "bytes"}},                             // 2^64 bytes
+      {{{"big", DType::f32, {p60, 2}}}, {"\"big\"", "bytes"}},                          // 2^63 bytes
+      {{{"a", DType::f32, {p60}}, {"b", DType::f32, {p60}}}, {"\"b\"", "bytes"}},       // 2^62 each, 2^63 together
+  };
+  for (const Case& c : cases) {
+    std::remove(path.c_str());
+    try {
+      SafetensorsWriter w(path, c.decls);
+      ADD_FAILURE() << "accepted " << c.words[0];
+    } catch (const pi::Error& e) {
+      EXPECT_EQ(e.code(), pi::Status::invalid_argument) << e.what();
+      for (const auto& word : c.words) EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << "'" << word << "' not in: " << e.what();
+    }
+    EXPECT_FALSE(std::ifstream(path).good()) << "a file was written for " << c.words[0];
+  }
+  // A zero extent makes any shape empty (the reader agrees): still accepted, and read back.
+  {
+    SafetensorsWriter w(path, {{"empty", DType::f32, {0, p62, 8}}, {"x", DType::f32, {2}}});
+    const float x[2] = {1, 2};
+    w.write("x", x);
+    EXPECT_EQ(w.map("empty"), nullptr);
+    w.close();
+  }
+  const auto r = SafetensorsReader::open(path);
+  ASSERT_NE(r.find("empty"), nullptr);
+  EXPECT_EQ(r.find("empty")->numel(), 0);
+  std::remove(path.c_str());
+}
+
 }  // namespace

@@ -90,9 +90,16 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& ctx, const std::vector<Dens
 ///   identity:  g^2 = N / (2 exp(psi(N/2)))                        (-> exp(1/N) for large N)
 ///   relu:      g^2 = N / (2 exp(E_k[psi(k/2)])),  k ~ Binomial(N, 1/2), k >= 1
 /// (|D u|^2 ~ Beta(k/2, (N-k)/2) for k active units). Other activations: E[ln |D u|^2] by a
-/// deterministic Monte-Carlo average (fixed internal draws) at the mean-field fixed point of the
-/// pre-activation variance q = g^2 E[f(sqrt(q) z)^2], and g found by bisection.
-/// Errors: width < 2, a slope not finite.
+/// deterministic Monte-Carlo average over M = clamp(2^20 / N, 64, 4096) draws of N pre-activations
+/// xi and N directions eta, the library's own normal() in f64 with Key{0x5eed5eed, 0} (xi, element
+/// s N + i), Key{0x5eed5eed, 1} (eta) and Key{0x5eed5eed, 2} (2^14 draws for q), so the value does
+/// not depend on the standard library, at the mean-field fixed point of the
+/// pre-activation variance q = g^2 E[f(sqrt(q) z)^2]. leaky_relu (f' does not depend on q):
+/// g^2 = exp(-E[ln Z](1)) directly. Others: a sign change of E[ln Z] found by doubling or halving g
+/// from 1 (within [2^-30, 2^30]), then bisection to ~1e-14 relative (sigmoid's g is about 10).
+/// Errors: width < 2, a slope not finite; Status::numerical (naming the activation and width) when
+/// E[ln Z] does not change sign within that range or is not finite (e.g. leaky_relu with slope 0 at a
+/// small width, where some draws have every unit inactive).
 double random_walk_gain(Activation activation, std::int64_t width, double negative_slope = 0.01);
 
 }  // namespace paraminit

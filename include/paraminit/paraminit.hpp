@@ -458,7 +458,10 @@ struct OrthogonalOptions {
   int batch_dims = 0;  ///< leading dims that index independent matrices (e.g. 1 for (heads, d, d))
 };
 
-/// What a call did (for the worst matrix of a batch).
+/// What a call did. For a batch, each field is the worst over its matrices, whatever their order:
+/// the path by householder (a fallback, or asked for) > cholesky_qr2 > cholesky_qr, the most Cholesky
+/// passes, and the largest measured error (so a batch with one Householder fallback reports
+/// householder, with the error measured on its CholeskyQR matrices; -1 when none was measured).
 struct OrthogonalInfo {
   OrthogonalPath path = OrthogonalPath::householder;  ///< householder, cholesky_qr or cholesky_qr2 as run
   int cholesky_passes = 0;

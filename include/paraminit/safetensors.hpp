@@ -82,7 +82,9 @@ class SafetensorsWriter {
   };
   /// Writes to `path`.tmp.<pid>, renamed to `path` by close() (a writer destroyed before close()
   /// removes it, leaving any previous `path` untouched). Errors: duplicate or empty names, negative
-  /// extents, Status::io when the file cannot be written.
+  /// extents, an element count, byte size or total data size past 2^63 - 1 (Status::invalid_argument,
+  /// naming the tensor, before the file is created; a zero extent makes any shape empty),
+  /// Status::io when the file cannot be written.
   SafetensorsWriter(const std::string& path, const std::vector<Decl>& tensors,
                     const std::map<std::string, std::string>& metadata = {});
   SafetensorsWriter(SafetensorsWriter&&) noexcept;
