@@ -165,6 +165,46 @@ TEST(Program, SpecErrorsNameTheParameterAndField) {
   EXPECT_EQ(run("frobnicate").rc, 2);
 }
 
+// Issue 16.3: sparse's expected std counts k non-zeros per unit along unit_axis (units = the extent
+// of that axis), not per row: (64, 4096), k = 8, std 1, unit_axis 1 has 8 x 4096 non-zeros, so the
+// std is sqrt(8 * 4096 / (64 * 4096)) = 0.353553, not sqrt(8 * 64 / (64 * 4096)) = 0.0441942.
+TEST(Program, SparseExpectedStdFollowsUnitAxis) {
+  std::ofstream("sparse_spec.json") << R"({"seed": 3, "parameters": {
+    "cols": {"shape": [64, 4096], "scheme": "sparse", "k": 8, "std": 1.0, "unit_axis": 1},
+    "last": {"shape": [64, 4096], "scheme": "sparse", "k": 8, "std": 1.0, "unit_axis": -1},
+    "conv": {"shape": [8, 16, 3], "scheme": "sparse", "k": 5, "std": 1.0, "unit_axis": 1},
+    "rows": {"shape": [64, 4096], "scheme": "sparse", "k": 8, "std": 1.0}}})";
+  const RunResult r = run("init --spec sparse_spec.json --out sparse.safetensors");
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("| NO |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| cols | (64, 4096) | f32 | sparse | "), std::string::npos) << r.out;
+  for (const char* row : {"| cols |", "| last |"}) {
+    const std::string line = r.out.substr(r.out.find(row), r.out.find('\n', r.out.find(row)) - r.out.find(row));
+    EXPECT_NE(line.find("| 0.353553 | yes |"), std::string::npos) << line;
+  }
+  const std::size_t at = r.out.find("| conv |");  // 5 x 16 non-zeros of 384: sqrt(80 / 384)
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_NE(r.out.substr(at, r.out.find('\n', at) - at).find("| 0.456435 | yes |"), std::string::npos) << r.out;
+}
+
+// Issue 16.4: a usage error of a command prints that command's usage, not init's.
+TEST(Program, UsageErrorsPrintTheirCommandsUsage) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"load", "usage: paraminit load "},            // no FILE
+      {"load x.safetensors --reps", "usage: paraminit load "},
+      {"depth --frobnicate", "usage: paraminit depth "},
+      {"depth --width", "usage: paraminit depth "},
+      {"bench --elements many", "usage: paraminit bench "},  // stoll's invalid_argument, before any bench runs
+      {"init --frobnicate", "usage: paraminit init "},
+  };
+  for (const auto& [args, usage] : cases) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.rc, 2) << args;
+    EXPECT_NE(r.err.find(usage), std::string::npos) << args << ": " << r.err;
+    if (std::string(args).rfind("init", 0) != 0) EXPECT_EQ(r.err.find("usage: paraminit init"), std::string::npos) << args << ": " << r.err;
+  }
+}
+
 TEST(Program, Help) {
   RunResult r = run("--help");
   EXPECT_EQ(r.rc, 0);

@@ -101,9 +101,16 @@ Expect expected(const Spec& spec, const Param& p, const pi::TensorView& global, 
   } else if (s == "fan_in_uniform") {
     const std::int64_t m = o.integer("fan_in", 0);
     by_var(1.0 / (3.0 * static_cast<double>(m > 0 ? m : fans(o.layout()).fan_in)));
-  } else if (s == "sparse") {  // k of fan_in entries non-zero, N(0, std^2) (uniform: the same variance)
+  } else if (s == "sparse") {
+    // Exactly k non-zeros of variance std^2 (normal, or uniform of the same variance) in each unit,
+    // the slices along unit_axis, zeros elsewhere: k x units non-zeros among numel elements.
     const double sd = o.num("std", 0.01);
-    by_var(sd * sd * static_cast<double>(o.integer("k", 15)) * static_cast<double>(p.shape[0]) / numel);
+    const auto rank = static_cast<std::int64_t>(p.shape.size());
+    if (rank < 2) spec_fail(spec, p.name, "shape", "sparse needs a shape of rank >= 2 (units and their fan-in)");
+    const std::int64_t axis = o.integer("unit_axis", 0), a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) spec_fail(spec, p.name, "unit_axis", std::to_string(axis) + " is not an axis of the shape");
+    const auto units = static_cast<double>(p.shape[static_cast<std::size_t>(a)]);
+    by_var(sd * sd * static_cast<double>(o.integer("k", 15)) * units / numel);
   } else if (s == "sparse_fraction") {
     const double sd = o.num("std", 0.01), rows = static_cast<double>(p.shape[0]);
     by_var(sd * sd * (rows - std::ceil(o.num("sparsity", 0.9) * rows)) / rows);

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     try {
       return c.run(argc - 1, argv + 1);
     } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "paraminit %s: %s\n%s", cmd.c_str(), e.what(), pp::kInitUsage);
+      std::fprintf(stderr, "paraminit %s: %s\n%s", cmd.c_str(), e.what(), c.usage);
       return 2;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "paraminit %s: %s\n", cmd.c_str(), e.what());
