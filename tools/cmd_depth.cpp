@@ -31,6 +31,9 @@ struct DepthScheme {
   const char* name;
   const char* color;
 };
+// Each size alone; what their product needs (layers x width^2 floats) is up to the memory.
+constexpr std::int64_t kMaxSize = std::int64_t{1} << 20;
+
 const DepthScheme kDepthSchemes[] = {
     {"U(-1/sqrt m, 1/sqrt m)", "#1f77b4"}, {"Glorot", "#ff7f0e"}, {"He", "#2ca02c"}, {"orthogonal, gain 1", "#d62728"},
     {"orthogonal, activation gain", "#9467bd"}, {"sparse k=15", "#8c564b"}, {"LSUV", "#e377c2"}, {"random-walk gain", "#7f7f7f"},
@@ -103,15 +106,14 @@ int cmd_depth(int argc, char** argv) {
     if (k == "--help" || k == "-h") {
       std::fputs(kDepthUsage, stdout);
       return 0;
-    } else if (k == "--layers-linear") layers_linear = std::stoll(next());
-    else if (k == "--layers") layers = std::stoll(next());
-    else if (k == "--width") width = std::stoll(next());
-    else if (k == "--batch") batch = std::stoll(next());
-    else if (k == "--seed") seed = std::stoull(next());
+    } else if (k == "--layers-linear") layers_linear = int_value(k, next(), 1, kMaxSize);
+    else if (k == "--layers") layers = int_value(k, next(), 1, kMaxSize);
+    else if (k == "--width") width = int_value(k, next(), 2, kMaxSize);  // a single unit has no spread to measure
+    else if (k == "--batch") batch = int_value(k, next(), 1, kMaxSize);
+    else if (k == "--seed") seed = seed_value(k, next());
     else if (k == "--svg") svg = next();
     else throw std::invalid_argument("unknown option " + k);
   }
-  if (layers_linear < 1 || layers < 1 || width < 2 || batch < 1) throw std::invalid_argument("sizes must be positive (width >= 2)");
   pi::Context ctx = pi::Context::cpu();
   const Group groups[] = {{"linear", pi::Activation::identity, pi::Nonlinearity::linear, layers_linear},
                           {"tanh", pi::Activation::tanh, pi::Nonlinearity::tanh, layers},

@@ -48,6 +48,9 @@ struct InitArgs {
   int world = 1, rank = 0;
 };
 
+// Shard bounds are extent x rank / world in 64 bits: any int world is safe; 2^20 ranks is plenty.
+constexpr std::int64_t kMaxWorld = std::int64_t{1} << 20;
+
 InitArgs parse_args(int argc, char** argv) {
   InitArgs a;
   for (int i = 1; i < argc; ++i) {
@@ -58,17 +61,16 @@ InitArgs parse_args(int argc, char** argv) {
       return a;
     } else if (k == "--spec") a.spec = next();
     else if (k == "--out") a.out = next();
-    else if (k == "--device") a.device = next();
+    else if (k == "--device") a.device = device_value(next());
     else if (k == "--from") a.from = next();
-    else if (k == "--seed") a.seed = std::stoull(next()), a.seed_given = true;
-    else if (k == "--world-size") a.world = std::stoi(next());
-    else if (k == "--rank") a.rank = std::stoi(next());
+    else if (k == "--seed") a.seed = seed_value(k, next()), a.seed_given = true;
+    else if (k == "--world-size") a.world = static_cast<int>(int_value(k, next(), 1, kMaxWorld));
+    else if (k == "--rank") a.rank = static_cast<int>(int_value(k, next(), 0, kMaxWorld - 1));
     else if (k == "--compare-fills") a.compare = true;
     else if (k == "--quiet") a.quiet = true;
     else throw std::invalid_argument("unknown option " + k);
   }
-  if (a.world < 1 || a.rank < 0 || a.rank >= a.world) throw std::invalid_argument("--rank must be in [0, --world-size)");
-  if (a.device != "auto" && a.device != "cpu" && a.device != "cuda") throw std::invalid_argument("--device must be auto, cpu or cuda");
+  if (a.rank >= a.world) throw std::invalid_argument("--rank must be in [0, --world-size)");
   return a;
 }
 

@@ -31,8 +31,8 @@ int cmd_load(int argc, char** argv) {
     if (k == "--help" || k == "-h") {
       std::fputs(kLoadUsage, stdout);
       return 0;
-    } else if (k == "--device") device = option_value(argc, argv, i);
-    else if (k == "--reps") reps = std::stoi(option_value(argc, argv, i));
+    } else if (k == "--device") device = device_value(option_value(argc, argv, i));
+    else if (k == "--reps") reps = static_cast<int>(int_value(k, option_value(argc, argv, i), 1, 1000000));
     else if (file.empty() && k[0] != '-') file = k;
     else throw std::invalid_argument("unknown option " + k);
   }

@@ -6,6 +6,7 @@
 //   paraminit bench [...]   (the throughput table, bench/bench_fill.cpp)
 // main dispatches to one file per command (cmd_*.cpp); the spec is its own unit (spec.hpp), the
 // expected and measured statistics another (check.hpp), the printing a third (report.hpp).
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
+  // A file size limit (RLIMIT_FSIZE) would kill the process with SIGXFSZ mid-write, leaving the
+  // output's temporary behind; ignored, the write fails with EFBIG, the error is reported and the
+  // writer removes its temporary, as for a full disk.
+  std::signal(SIGXFSZ, SIG_IGN);
   const std::string cmd = argv[1];
   for (const Command& c : kCommands) {
     if (cmd != c.name) continue;
