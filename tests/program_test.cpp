@@ -1,10 +1,18 @@
 // The paraminit program: a small spec with every scheme (all rows within their sampling bounds),
 // shards that concatenate to the unsharded file bit for bit, --from copying exactly what matches,
-// spec errors naming the parameter and field, --help, and the built-in default spec.
+// spec errors naming the parameter and field, --help, the built-in default spec, and its faults
+// (issue 15): unwritable outputs, a full file system, truncated inputs, bad options.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -37,6 +45,49 @@ RunResult run(const std::string& args) {
   const int st = std::system(cmd.c_str());
   RunResult r{WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp("prog_out.txt"), slurp("prog_err.txt")};
   return r;
+}
+
+// run() with the program's file size limited to `limit` bytes (RLIMIT_FSIZE, set in the child before
+// exec): a file system that fills up, as the program sees it. SIGXFSZ is reset to its default
+// (terminate) so that only the program's own handling can turn it into an error it reports. Its
+// stdout and stderr come back through pipes, which the limit does not cut short (files it would);
+// read one after the other, which is enough for the few lines a failing --quiet run prints.
+RunResult run_limited(const std::vector<std::string>& args, rlim_t limit) {
+  int out[2], err[2];
+  if (::pipe(out) != 0 || ::pipe(err) != 0) return RunResult{-1, "", "pipe failed"};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0) ::_exit(126);
+    ::close(out[0]), ::close(err[0]), ::close(out[1]), ::close(err[1]);
+    ::signal(SIGXFSZ, SIG_DFL);
+    const rlimit rl{limit, limit};
+    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) ::_exit(126);
+    std::vector<char*> argv{const_cast<char*>(PARAMINIT_PROGRAM)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(PARAMINIT_PROGRAM, argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]), ::close(err[1]);
+  auto drain = [](int fd) {
+    std::string s;
+    char buf[4096];
+    for (ssize_t got; (got = ::read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<std::size_t>(got));
+    ::close(fd);
+    return s;
+  };
+  RunResult r{-1, drain(out[0]), drain(err[0])};
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  return r;
+}
+
+// The names in a directory (the program's outputs and any temporaries it left).
+std::vector<std::string> listing(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
 }
 
 const std::string kSmall = std::string(PARAMINIT_TEST_DATA) + "/small_spec.json";
@@ -165,6 +216,46 @@ TEST(Program, SpecErrorsNameTheParameterAndField) {
   EXPECT_EQ(run("frobnicate").rc, 2);
 }
 
+// Issue 16.3: sparse's expected std counts k non-zeros per unit along unit_axis (units = the extent
+// of that axis), not per row: (64, 4096), k = 8, std 1, unit_axis 1 has 8 x 4096 non-zeros, so the
+// std is sqrt(8 * 4096 / (64 * 4096)) = 0.353553, not sqrt(8 * 64 / (64 * 4096)) = 0.0441942.
+TEST(Program, SparseExpectedStdFollowsUnitAxis) {
+  std::ofstream("sparse_spec.json") << R"({"seed": 3, "parameters": {
+    "cols": {"shape": [64, 4096], "scheme": "sparse", "k": 8, "std": 1.0, "unit_axis": 1},
+    "last": {"shape": [64, 4096], "scheme": "sparse", "k": 8, "std": 1.0, "unit_axis": -1},
+    "conv": {"shape": [8, 16, 3], "scheme": "sparse", "k": 5, "std": 1.0, "unit_axis": 1},
+    "rows": {"shape": [64, 4096], "scheme": "sparse", "k": 8, "std": 1.0}}})";
+  const RunResult r = run("init --spec sparse_spec.json --out sparse.safetensors");
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("| NO |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| cols | (64, 4096) | f32 | sparse | "), std::string::npos) << r.out;
+  for (const char* row : {"| cols |", "| last |"}) {
+    const std::string line = r.out.substr(r.out.find(row), r.out.find('\n', r.out.find(row)) - r.out.find(row));
+    EXPECT_NE(line.find("| 0.353553 | yes |"), std::string::npos) << line;
+  }
+  const std::size_t at = r.out.find("| conv |");  // 5 x 16 non-zeros of 384: sqrt(80 / 384)
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_NE(r.out.substr(at, r.out.find('\n', at) - at).find("| 0.456435 | yes |"), std::string::npos) << r.out;
+}
+
+// Issue 16.4: a usage error of a command prints that command's usage, not init's.
+TEST(Program, UsageErrorsPrintTheirCommandsUsage) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"load", "usage: paraminit load "},            // no FILE
+      {"load x.safetensors --reps", "usage: paraminit load "},
+      {"depth --frobnicate", "usage: paraminit depth "},
+      {"depth --width", "usage: paraminit depth "},
+      {"bench --elements many", "usage: paraminit bench "},  // stoll's invalid_argument, before any bench runs
+      {"init --frobnicate", "usage: paraminit init "},
+  };
+  for (const auto& [args, usage] : cases) {
+    const RunResult r = run(args);
+    EXPECT_EQ(r.rc, 2) << args;
+    EXPECT_NE(r.err.find(usage), std::string::npos) << args << ": " << r.err;
+    if (std::string(args).rfind("init", 0) != 0) EXPECT_EQ(r.err.find("usage: paraminit init"), std::string::npos) << args << ": " << r.err;
+  }
+}
+
 TEST(Program, Help) {
   RunResult r = run("--help");
   EXPECT_EQ(r.rc, 0);
@@ -194,6 +285,144 @@ TEST(Program, TheDefaultSpecRuns) {
   EXPECT_NE(r.out.find("160 parameters, 125078682 elements"), std::string::npos) << r.out;
   EXPECT_EQ(pi::SafetensorsReader::open("default.safetensors").tensors().size(), 160u);
   std::remove("default.safetensors");
+}
+
+// ---- faults (issue 15) ----------------------------------------------------------------------------
+
+// An output that cannot be created (tests run as root, so permissions do not stop them: a path under
+// a regular file, one in /proc, and a directory in the way of the final name): exit 1, the error
+// names the path, and nothing is left behind.
+TEST(ProgramFaults, UnwritableOutput) {
+  std::filesystem::remove_all("unwritable");
+  std::filesystem::create_directory("unwritable");
+  std::ofstream("unwritable/plain") << "a regular file";
+  std::filesystem::create_directory("unwritable/taken");
+  const std::pair<std::string, std::string> cases[] = {
+      {"unwritable/plain/model.safetensors", "Not a directory"},
+      {"/proc/paraminit_program_test.safetensors", "/proc/paraminit_program_test.safetensors"},
+      {"unwritable/taken", "unwritable/taken"},
+  };
+  for (const auto& [out, words] : cases) {
+    const RunResult r = run("init --quiet --spec " + kSmall + " --out " + out);
+    EXPECT_EQ(r.rc, 1) << out << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find(out), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(slurp("unwritable/plain"), "a regular file");
+  EXPECT_TRUE(std::filesystem::is_directory("unwritable/taken"));
+  EXPECT_TRUE(std::filesystem::is_empty("unwritable/taken"));
+  auto names = listing("unwritable");
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"plain", "taken"}));
+  std::filesystem::remove_all("unwritable");
+}
+
+// A file system that fills up: the file size limit is below the model's size, so sizing the file
+// fails (EFBIG, once SIGXFSZ no longer kills the process). The program reports the write error, exits
+// 1, and leaves neither the final name nor a temporary; a previous model file stays as it was.
+TEST(ProgramFaults, FileSystemFull) {
+  std::filesystem::remove_all("full");
+  std::filesystem::create_directory("full");
+  std::ofstream("full_spec.json") << R"({"parameters": {"big": {"shape": [1024, 1024], "scheme": "normal"}}})";
+  for (rlim_t limit : {rlim_t{64} << 10, rlim_t{100}}) {  // sizing the data fails; the header write itself fails
+    const RunResult r = run_limited({"init", "--quiet", "--spec", "full_spec.json", "--out", "full/model.safetensors"}, limit);
+    EXPECT_EQ(r.rc, 1) << "limit " << limit << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("full/model.safetensors"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
+    EXPECT_TRUE(listing("full").empty()) << "left behind: " << listing("full")[0];
+  }
+  std::ofstream("full/model.safetensors") << "the previous model";
+  const RunResult r = run_limited({"init", "--quiet", "--spec", "full_spec.json", "--out", "full/model.safetensors"}, rlim_t{64} << 10);
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_EQ(slurp("full/model.safetensors"), "the previous model");
+  EXPECT_EQ(listing("full").size(), 1u);
+  std::filesystem::remove_all("full");
+}
+
+// --from (and load) a safetensors file cut short: exit 1 naming the file, no output written.
+TEST(ProgramFaults, TruncatedFromFile) {
+  ASSERT_EQ(run("init --quiet --spec " + kSmall + " --out whole_src.safetensors").rc, 0);
+  const std::string whole = slurp("whole_src.safetensors");
+  std::uint64_t header = 0;
+  for (int i = 7; i >= 0; --i) header = header << 8 | static_cast<unsigned char>(whole[static_cast<std::size_t>(i)]);
+  for (std::size_t keep : {std::size_t{0}, std::size_t{5}, static_cast<std::size_t>(8 + header / 2), static_cast<std::size_t>(8 + header),
+                           whole.size() / 2, whole.size() - 1}) {
+    std::ofstream("cut.safetensors", std::ios::binary) << whole.substr(0, keep);
+    std::remove("from_cut.safetensors");
+    RunResult r = run("init --quiet --spec " + kSmall + " --from cut.safetensors --out from_cut.safetensors");
+    EXPECT_EQ(r.rc, 1) << keep << " bytes: " << r.out << r.err;
+    EXPECT_NE(r.err.find("cut.safetensors"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists("from_cut.safetensors")) << keep << " bytes";
+    r = run("load cut.safetensors --device cpu --reps 1");
+    EXPECT_EQ(r.rc, 1) << keep << " bytes: " << r.out << r.err;
+    EXPECT_NE(r.err.find("cut.safetensors"), std::string::npos) << r.err;
+  }
+  const RunResult r = run("init --quiet --spec " + kSmall + " --from no_such.safetensors --out from_cut.safetensors");
+  EXPECT_EQ(r.rc, 1) << r.err;
+  EXPECT_NE(r.err.find("no_such.safetensors"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists("from_cut.safetensors"));
+}
+
+// A usage error: exit 2, the message names the option (and the value), the command's usage follows,
+// and the command did nothing (no output file, no table).
+void expect_usage_error(const std::string& cmd, const std::string& args, const std::string& names) {
+  std::remove("opt.safetensors");
+  std::remove("opt.svg");
+  const RunResult r = run(cmd + " " + args);
+  EXPECT_EQ(r.rc, 2) << cmd << " " << args << ": " << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("paraminit " + cmd + ": ", 0), 0u) << args << ": " << r.err;
+  EXPECT_NE(r.err.find(names), std::string::npos) << args << ": " << r.err;
+  EXPECT_NE(r.err.find("usage: paraminit " + cmd + " "), std::string::npos) << args << ": " << r.err;
+  EXPECT_EQ(r.out, "") << args;
+  EXPECT_FALSE(std::filesystem::exists("opt.safetensors")) << args;
+  EXPECT_FALSE(std::filesystem::exists("opt.svg")) << args;
+}
+
+TEST(ProgramFaults, WorldSizeAndRankOutOfRange) {
+  const std::string base = "--quiet --spec " + kSmall + " --out opt.safetensors ";
+  for (const char* a : {"--world-size 2 --rank 2", "--world-size 2 --rank 3", "--rank 1", "--world-size 2 --rank -1"})
+    expect_usage_error("init", base + a, "--rank");
+  for (const char* a : {"--world-size 0", "--world-size -3 --rank 0", "--world-size 99999999999", "--world-size 2x --rank 1",
+                        "--world-size two"})
+    expect_usage_error("init", base + a, "--world-size");
+  for (const char* a : {"--world-size 4 --rank 99999999999", "--world-size 4 --rank 1.5", "--world-size 4 --rank one"})
+    expect_usage_error("init", base + a, "--rank");
+}
+
+TEST(ProgramFaults, EveryOptionWithoutItsValueOrWithGarbage) {
+  const std::string small = "--quiet --spec " + kSmall + " --out opt.safetensors ";
+  for (const char* o : {"--spec", "--out", "--device", "--from", "--seed", "--world-size", "--rank"}) {
+    expect_usage_error("init", small + o, std::string(o) + " needs a value");
+    expect_usage_error("init", small + o + " --quiet", std::string(o) + " needs a value");  // the next option is not its value
+    expect_usage_error("init", small + o + " ''", std::string(o) + " needs a value");
+  }
+  for (const char* a : {"--seed x", "--seed -1", "--seed 12abc", "--seed 1e3", "--seed 99999999999999999999"}) expect_usage_error("init", small + a, "--seed");
+  expect_usage_error("init", small + "--device gpu", "--device");
+  expect_usage_error("init", small + "--frobnicate", "--frobnicate");
+  // load: a file that exists, so that only the option is wrong.
+  ASSERT_EQ(run("init --quiet --spec " + kSmall + " --out load_me.safetensors").rc, 0);
+  for (const char* o : {"--device", "--reps"}) {
+    expect_usage_error("load", std::string("load_me.safetensors ") + o, std::string(o) + " needs a value");
+    expect_usage_error("load", std::string("load_me.safetensors ") + o + " --device", std::string(o) + " needs a value");
+  }
+  for (const char* a : {"--reps 0", "--reps -2", "--reps x", "--reps 3x"}) expect_usage_error("load", std::string("load_me.safetensors ") + a, "--reps");
+  expect_usage_error("load", "load_me.safetensors --device gpu", "--device");
+  expect_usage_error("load", "load_me.safetensors other.safetensors", "other.safetensors");
+  // depth: small sizes first, so that a garbage value taken as a number would still finish quickly.
+  const std::string tiny = "--layers-linear 2 --layers 2 --width 4 --batch 2 --svg opt.svg ";
+  for (const char* o : {"--layers-linear", "--layers", "--width", "--batch", "--seed", "--svg"}) {
+    expect_usage_error("depth", tiny + o, std::string(o) + " needs a value");
+    expect_usage_error("depth", tiny + o + " --width", std::string(o) + " needs a value");
+  }
+  for (const char* a : {"--layers-linear 0", "--layers -1", "--width 1", "--width 5y", "--batch 0", "--batch b", "--seed -1",
+                        "--layers 99999999999999999999"})
+    expect_usage_error("depth", tiny + a, std::string(a).substr(0, std::string(a).find(' ')));
+  // bench: its options are checked before any table runs.
+  const std::string quick = "--no-orthogonal --reps 1 --elements 64 --device cpu ";
+  for (const char* o : {"--device", "--elements", "--threads", "--reps"})
+    expect_usage_error("bench", quick + o, std::string(o) + " needs a value");
+  for (const char* a : {"--device gpu", "--elements x", "--elements 0", "--elements 12abc", "--threads -1", "--threads t", "--reps 0"})
+    expect_usage_error("bench", quick + a, std::string(a).substr(0, std::string(a).find(' ')));
 }
 
 }  // namespace

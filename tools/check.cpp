@@ -1,0 +1,191 @@
+// Expected and measured statistics of a parameter (check.hpp).
+#include "check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace paraminit_program {
+namespace {
+namespace pi = paraminit;
+
+double phi(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI); }
+double Phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+// Two passes (mean, then central moments) in double, split over the hardware threads.
+template <class F>
+Stats stats_of(std::uint64_t n, F value) {
+  Stats s;
+  s.n = n;
+  if (n == 0) return s;
+  const unsigned T = n < (1u << 16) ? 1u : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<double> a(T), b(T), c(T);
+  auto run = [&](auto body) {
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < T; ++t) pool.emplace_back(body, t);
+    body(0u);
+    for (auto& th : pool) th.join();
+  };
+  auto range = [&](unsigned t, std::uint64_t& lo, std::uint64_t& hi) { lo = n * t / T, hi = n * (t + 1) / T; };
+  run([&](unsigned t) {
+    std::uint64_t lo, hi;
+    range(t, lo, hi);
+    double acc = 0;
+    for (std::uint64_t i = lo; i < hi; ++i) acc += value(i);
+    a[t] = acc;
+  });
+  double sum = 0;
+  for (double x : a) sum += x;
+  s.mean = sum / static_cast<double>(n);
+  run([&](unsigned t) {
+    std::uint64_t lo, hi;
+    range(t, lo, hi);
+    double s2 = 0, s4 = 0;
+    for (std::uint64_t i = lo; i < hi; ++i) {
+      const double d = value(i) - s.mean, d2 = d * d;
+      s2 += d2;
+      s4 += d2 * d2;
+    }
+    b[t] = s2, c[t] = s4;
+  });
+  double s2 = 0, s4 = 0;
+  for (unsigned t = 0; t < T; ++t) s2 += b[t], s4 += c[t];
+  s.std = std::sqrt(s2 / static_cast<double>(n));
+  s.m4 = s4 / static_cast<double>(n);
+  return s;
+}
+
+}  // namespace
+
+// The distribution of the whole parameter, from the scheme's published formula.
+Expect expected(const Spec& spec, const Param& p, const pi::TensorView& global, bool sharded) {
+  const Opt o{spec, p};
+  const std::string& s = p.scheme;
+  Expect e;
+  e.known = true;
+  auto fans = [&](const pi::FanLayout& l) { return pi::compute_fans(global, l); };
+  auto by_var = [&](double var) { e.std = std::sqrt(var); };
+  double numel = 1;
+  for (auto x : p.shape) numel *= static_cast<double>(x);
+  if (s == "constant" || s == "zeros" || s == "ones" || s == "relu_bias") {
+    e.exact = true;
+    e.mean = s == "constant" ? o.num("value", 0.0) : s == "ones" ? 1.0 : s == "relu_bias" ? o.num("value", pi::kReluBias) : 0.0;
+  } else if (s == "uniform") {
+    const double lo = o.num("low", 0.0), hi = o.num("high", 1.0);
+    e.mean = (lo + hi) / 2;
+    e.std = (hi - lo) / std::sqrt(12.0);
+  } else if (s == "normal") {
+    e.mean = o.num("mean", 0.0);
+    e.std = o.num("std", 1.0);
+  } else if (s == "trunc_normal") {
+    const double m = o.num("mean", 0.0), sd = o.num("std", 1.0);
+    const double a = (o.num("low", m - 2 * sd) - m) / sd, b = (o.num("high", m + 2 * sd) - m) / sd;
+    const double z = Phi(b) - Phi(a), d = (phi(a) - phi(b)) / z;
+    e.mean = m + sd * d;
+    by_var(sd * sd * (1 + (a * phi(a) - b * phi(b)) / z - d * d));
+  } else if (s == "lecun_uniform" || s == "lecun_normal") {
+    by_var(1.0 / static_cast<double>(fans(o.layout()).fan_in));
+  } else if (s.find("glorot") == 0 || s.find("xavier") == 0) {
+    const auto f = fans(o.layout());
+    const double g = o.num("gain", 1.0);
+    by_var(g * g * 2.0 / static_cast<double>(f.fan_in + f.fan_out));
+  } else if (s.find("he_") == 0 || s.find("kaiming") == 0) {
+    const auto nl = o.nonlinearity(pi::Nonlinearity::leaky_relu);
+    const double g = nl == pi::Nonlinearity::leaky_relu ? std::sqrt(2.0 / (1 + o.num("a", 0.0) * o.num("a", 0.0))) : pi::calculate_gain(nl);
+    by_var(g * g / fans(o.layout()).of(o.mode(pi::FanMode::fan_in)));
+  } else if (s == "variance_scaling") {
+    by_var(o.num("scale", 1.0) / fans(o.layout()).of(o.mode(pi::FanMode::fan_in)));
+  } else if (s == "fan_in_uniform") {
+    const std::int64_t m = o.integer("fan_in", 0);
+    by_var(1.0 / (3.0 * static_cast<double>(m > 0 ? m : fans(o.layout()).fan_in)));
+  } else if (s == "sparse") {
+    // Exactly k non-zeros of variance std^2 (normal, or uniform of the same variance) in each unit,
+    // the slices along unit_axis, zeros elsewhere: k x units non-zeros among numel elements.
+    const double sd = o.num("std", 0.01);
+    const auto rank = static_cast<std::int64_t>(p.shape.size());
+    if (rank < 2) spec_fail(spec, p.name, "shape", "sparse needs a shape of rank >= 2 (units and their fan-in)");
+    const std::int64_t axis = o.integer("unit_axis", 0), a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) spec_fail(spec, p.name, "unit_axis", std::to_string(axis) + " is not an axis of the shape");
+    const auto units = static_cast<double>(p.shape[static_cast<std::size_t>(a)]);
+    by_var(sd * sd * static_cast<double>(o.integer("k", 15)) * units / numel);
+  } else if (s == "sparse_fraction") {
+    const double sd = o.num("std", 0.01), rows = static_cast<double>(p.shape[0]);
+    by_var(sd * sd * (rows - std::ceil(o.num("sparsity", 0.9) * rows)) / rows);
+  } else if (s == "orthogonal") {  // orthonormal rows or columns: mean square gain^2 / max(rows, cols)
+    const int bd = static_cast<int>(o.integer("batch_dims", 0));
+    double rows = static_cast<double>(p.shape[static_cast<std::size_t>(bd)]), cols = 1;
+    for (std::size_t d = static_cast<std::size_t>(bd) + 1; d < p.shape.size(); ++d) cols *= static_cast<double>(p.shape[d]);
+    const double g = o.num("gain", 1.0);
+    by_var(g * g / std::max(rows, cols));
+  } else if (s == "delta_orthogonal") {  // in orthonormal columns of length out in one tap of `spatial`
+    const double g = o.num("gain", 1.0);
+    by_var(g * g * static_cast<double>(p.shape[1]) / numel);
+  } else if (sharded) {
+    e.known = false;  // structured values: a shard's statistics are not the whole's
+  } else if (s == "eye" || s == "dirac" || s == "gate_bias") {
+    e.exact = true;
+    double frac = 0, hi = o.num("gain", 1.0), lo = 0;
+    if (s == "eye") frac = static_cast<double>(std::min(p.shape[0], p.shape[1])) / numel;
+    if (s == "dirac") {
+      const std::int64_t g = o.integer("groups", 1);
+      frac = static_cast<double>(g * std::min(p.shape[0] / g, p.shape[1])) / numel;
+    }
+    if (s == "gate_bias") {
+      const std::string l = o.str("layout", "torch_lstm");
+      const double blocks = l.find("cudnn") == 0 ? (l == "cudnn_lstm" ? 8 : 6) : (l.find("lstm") != std::string::npos ? 4 : 3);
+      frac = 1.0 / blocks;
+      hi = o.num("value", 1.0);
+      lo = o.num("others", 0.0);
+    }
+    e.mean = lo + frac * (hi - lo);
+    e.std = std::fabs(hi - lo) * std::sqrt(frac * (1 - frac));
+  } else if (s == "output_bias" || s == "variance_parameter") {
+    e.known = false;  // the values are the spec's own statistics, transformed: nothing to sample
+  } else {
+    e.known = false;
+  }
+  return e;
+}
+
+Stats host_stats(const void* data, pi::DType t, std::uint64_t n) {
+  switch (t) {
+    case pi::DType::f32: return stats_of(n, [&](std::uint64_t i) { return static_cast<double>(static_cast<const float*>(data)[i]); });
+    case pi::DType::f64: return stats_of(n, [&](std::uint64_t i) { return static_cast<const double*>(data)[i]; });
+    default: {
+      const auto* h = static_cast<const std::uint16_t*>(data);
+      const bool bf = t == pi::DType::bf16;
+      return stats_of(n, [&](std::uint64_t i) {
+        std::uint32_t bits;
+        if (bf) {
+          bits = static_cast<std::uint32_t>(h[i]) << 16;
+        } else {  // f16 -> f32 by hand (normals and subnormals; no inf/nan in a fill)
+          const std::uint32_t sgn = (h[i] & 0x8000u) << 16, e = (h[i] >> 10) & 0x1f, m = h[i] & 0x3ff;
+          if (e == 0) {
+            const float v = std::ldexp(static_cast<float>(m), -24);
+            return static_cast<double>(sgn ? -v : v);
+          }
+          bits = sgn | ((e + 112) << 23) | (m << 13);
+        }
+        float f;
+        std::memcpy(&f, &bits, 4);
+        return static_cast<double>(f);
+      });
+    }
+  }
+}
+
+// |measured - expected| within 5 sigma of the sample std (sigma^2 ~ (mu4 - s^4) / (4 s^2 N)) plus the
+// dtype's relative rounding; exact schemes within the rounding alone.
+bool within(const Expect& e, const Stats& s, pi::DType t, double* bound) {
+  const double rel = t == pi::DType::bf16 ? 1.0 / 128 : t == pi::DType::f16 ? 1.0 / 1024 : t == pi::DType::f32 ? 1e-6 : 1e-12;
+  double b = rel * (e.std + std::fabs(e.mean)) + 1e-300;
+  if (!e.exact && s.n > 0 && s.std > 0)
+    b += 5 * std::sqrt(std::max(0.0, s.m4 - s.std * s.std * s.std * s.std) / static_cast<double>(s.n)) / (2 * s.std);
+  *bound = b;
+  return std::fabs(s.std - e.std) <= b;
+}
+
+}  // namespace paraminit_program

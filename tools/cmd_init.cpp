@@ -1,0 +1,245 @@
+// paraminit init: every parameter of a model spec (JSON; tools/default_spec.json is built in)
+// straight into a safetensors file (CPU: in place in the mapped file), one row per parameter with
+// its measured mean and std against the scheme's expected std.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "commands.hpp"
+#include "paraminit/paraminit.hpp"
+#include "paraminit/safetensors.hpp"
+#include "report.hpp"
+#include "spec.hpp"
+
+namespace paraminit_program {
+namespace pi = paraminit;
+
+const char* const kInitUsage =
+    "usage: paraminit init [--spec FILE] [--out FILE] [--device auto|cpu|cuda] [--seed N]\n"
+    "                      [--from FILE] [--world-size W --rank R] [--compare-fills] [--quiet]\n"
+    "\n"
+    "Initializes every parameter of a model spec into a safetensors file and prints one row per\n"
+    "parameter: name, shape, dtype, scheme, measured mean and std, the scheme's expected std, whether\n"
+    "the measured std is within its sampling bound (5 sigma), and the time.\n"
+    "  --spec FILE       JSON spec (default: the built-in GPT-2-small + conv net + LSTM, tools/default_spec.json)\n"
+    "  --out FILE        output (default paraminit_model.safetensors)\n"
+    "  --device D        auto (CUDA if a GPU is visible), cpu or cuda\n"
+    "  --seed N          overrides the spec's seed; parameter `name` uses key_for(seed, name)\n"
+    "  --from FILE       copy parameters found there by name with the same shape (dtype converted)\n"
+    "  --world-size W --rank R   write only rank R's shard of each parameter with a shard_dim\n"
+    "  --compare-fills   also time the fills alone into reused memory, and print total / fills\n"
+    "  --quiet           no rows, only the summary\n"
+    "Exit status: 0 ok, 1 error, 2 usage, 3 a measured std outside its bound.\n";
+
+namespace {
+
+#include "default_spec.inc"  // kDefaultSpec: tools/default_spec.json as a raw string (CMakeLists.txt)
+
+struct InitArgs {
+  std::string spec, out = "paraminit_model.safetensors", device = "auto", from;
+  bool seed_given = false, compare = false, quiet = false, help = false;
+  std::uint64_t seed = 0;
+  int world = 1, rank = 0;
+};
+
+// Shard bounds are extent x rank / world in 64 bits: any int world is safe; 2^20 ranks is plenty.
+constexpr std::int64_t kMaxWorld = std::int64_t{1} << 20;
+
+InitArgs parse_args(int argc, char** argv) {
+  InitArgs a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    auto next = [&] { return option_value(argc, argv, i); };
+    if (k == "--help" || k == "-h") {
+      a.help = true;
+      return a;
+    } else if (k == "--spec") a.spec = next();
+    else if (k == "--out") a.out = next();
+    else if (k == "--device") a.device = device_value(next());
+    else if (k == "--from") a.from = next();
+    else if (k == "--seed") a.seed = seed_value(k, next()), a.seed_given = true;
+    else if (k == "--world-size") a.world = static_cast<int>(int_value(k, next(), 1, kMaxWorld));
+    else if (k == "--rank") a.rank = static_cast<int>(int_value(k, next(), 0, kMaxWorld - 1));
+    else if (k == "--compare-fills") a.compare = true;
+    else if (k == "--quiet") a.quiet = true;
+    else throw std::invalid_argument("unknown option " + k);
+  }
+  if (a.rank >= a.world) throw std::invalid_argument("--rank must be in [0, --world-size)");
+  return a;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// One parameter as this rank writes it: its local (shard) shape and the whole's expected statistics.
+struct Plan {
+  const Param* p;
+  std::vector<std::int64_t> local;
+  std::int64_t start = 0;
+  bool sharded = false;
+  Expect expect;
+
+  std::uint64_t numel() const {
+    std::uint64_t n = 1;
+    for (auto e : local) n *= static_cast<std::uint64_t>(e);
+    return n;
+  }
+  std::size_t bytes() const { return static_cast<std::size_t>(numel() * pi::dtype_size(p->dtype)); }
+  // The view of the local part at data, as a window of the whole when sharded (the values depend on
+  // the global position, so shards concatenate to the unsharded parameter).
+  pi::TensorView view(void* data) const {
+    pi::TensorView v = pi::TensorView::of(data, p->dtype, {});
+    v.rank = static_cast<int>(local.size());
+    for (int d = 0; d < v.rank; ++d) v.shape[d] = local[static_cast<std::size_t>(d)];
+    if (sharded) v = v.window(p->shard_dim, start, p->shape[static_cast<std::size_t>(p->shard_dim)]);
+    return v;
+  }
+};
+
+// Every parameter's plan, the file's declarations and metadata; every option is checked here,
+// before anything is written.
+std::vector<Plan> make_plan(const Spec& spec, const InitArgs& a, std::vector<pi::SafetensorsWriter::Decl>& decls,
+                            std::map<std::string, std::string>& meta) {
+  std::vector<Plan> plan;
+  meta = {{"paraminit.seed", std::to_string(spec.seed)}, {"paraminit.spec", spec.origin}};
+  if (a.world > 1) meta["paraminit.world_size"] = std::to_string(a.world), meta["paraminit.rank"] = std::to_string(a.rank);
+  for (const Param& p : spec.params) {
+    Plan pl{&p, p.shape, 0, false, {}};
+    if (a.world > 1 && p.shard_dim >= 0) {
+      const std::int64_t e = p.shape[static_cast<std::size_t>(p.shard_dim)];
+      pl.start = e * a.rank / a.world;
+      pl.local[static_cast<std::size_t>(p.shard_dim)] = e * (a.rank + 1) / a.world - pl.start;
+      pl.sharded = true;
+      meta["paraminit.shard:" + p.name] = "dim=" + std::to_string(p.shard_dim) + " start=" + std::to_string(pl.start) +
+                                          " global=" + std::to_string(e);
+    }
+    pi::TensorView g = pi::TensorView::of(nullptr, p.dtype, {});
+    g.rank = static_cast<int>(p.shape.size());
+    for (int d = 0; d < g.rank; ++d) g.shape[d] = p.shape[static_cast<std::size_t>(d)];
+    try {
+      pl.expect = expected(spec, p, g, pl.sharded);
+    } catch (const pi::Error& e) {  // e.g. a fan-based scheme on a rank-1 shape
+      spec_fail(spec, p.name, "", e.what());
+    }
+    decls.push_back({p.name, p.dtype, pl.local});
+    plan.push_back(std::move(pl));
+  }
+  return plan;
+}
+
+// --compare-fills: the fills alone, into one reused buffer that is already faulted in (CPU).
+double fills_alone(pi::Context& ctx, bool cuda, const Spec& spec, const std::vector<Plan>& plan) {
+  std::vector<unsigned char> scratch;
+  double fills = 0;
+  for (const Plan& pl : plan) {
+    const std::size_t bytes = pl.bytes();
+    if (scratch.size() < bytes + 64) scratch.assign(bytes + 64, 0);
+    DeviceMem dev(cuda ? bytes : 0);
+    const pi::TensorView v = pl.view(cuda ? dev.p : scratch.data());
+    const double t0 = now();
+    apply(ctx, v, pi::key_for(spec.seed, pl.p->name), spec, *pl.p);
+#if defined(PARAMINIT_WITH_CUDA)
+    if (cuda) cudaDeviceSynchronize();
+#endif
+    fills += now() - t0;
+  }
+  return fills;
+}
+
+}  // namespace
+
+int cmd_init(int argc, char** argv) {
+  const InitArgs a = parse_args(argc, argv);
+  if (a.help) {
+    std::fputs(kInitUsage, stdout);
+    return 0;
+  }
+  Spec spec = a.spec.empty() ? parse_spec(kDefaultSpec, "default spec") : parse_spec(read_file(a.spec), a.spec);
+  if (a.seed_given) spec.seed = a.seed;
+  const bool cuda = a.device == "cuda" || (a.device == "auto" && pi::cuda_device_count() > 0);
+  pi::Context ctx = cuda ? pi::Context::cuda(0) : pi::Context::cpu();
+  std::unique_ptr<pi::SafetensorsReader> from;
+  if (!a.from.empty()) from = std::make_unique<pi::SafetensorsReader>(pi::SafetensorsReader::open(a.from));
+  std::vector<pi::SafetensorsWriter::Decl> decls;
+  std::map<std::string, std::string> meta;
+  const std::vector<Plan> plan = make_plan(spec, a, decls, meta);
+
+  const double t_start = now();
+  std::vector<std::string> taken, mismatched, failed;
+  double fill_seconds = 0;
+  std::uint64_t elems = 0, bytes_total = 0;
+  const Progress progress(!a.quiet);
+  try {
+    pi::SafetensorsWriter w(a.out, decls, meta);
+    if (!a.quiet) print_init_header();
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      const Plan& pl = plan[i];
+      const Param& p = *pl.p;
+      progress.step(i + 1, plan.size(), p.name);
+      const std::uint64_t n = pl.numel();
+      const std::size_t bytes = pl.bytes();
+      void* host = w.map(p.name);
+      DeviceMem dev(cuda ? bytes : 0);
+      const pi::TensorView v = pl.view(cuda ? dev.p : host);
+      const double t0 = now();
+      bool copied = false;
+      if (from != nullptr) {
+        if (const pi::SafetensorsTensor* t = from->find(p.name)) {
+          if (t->shape == p.shape && t->readable) {
+            from->read(ctx, p.name, v);
+            taken.push_back(p.name);
+            copied = true;
+          } else {
+            mismatched.push_back(p.name + " (file " + t->dtype_name + " " + shape_text(t->shape) + ", spec " + shape_text(p.shape) + ")");
+          }
+        }
+      }
+      if (!copied) apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
+      if (cuda) to_host(host, dev.p, bytes);
+      const double dt = now() - t0;
+      fill_seconds += dt;
+      elems += n;
+      bytes_total += bytes;
+      const Stats s = host != nullptr ? host_stats(host, p.dtype, n) : Stats{};
+      double bound = 0;
+      const bool check = pl.expect.known && !copied && n > 1;
+      const bool ok = !check || within(pl.expect, s, p.dtype, &bound);
+      if (!ok) failed.push_back(p.name);
+      if (!a.quiet)
+        print_init_row(p.name, pl.local, p.dtype, copied ? "(from file)" : p.scheme, s, pl.expect.known && !copied ? &pl.expect.std : nullptr,
+                       !check ? "-" : ok ? "yes" : "NO", dt);
+    }
+    progress.clear();
+    w.close();
+  } catch (...) {
+    progress.abandon();
+    throw;  // the writer removes its temporary file: no half-written model file, the old one kept
+  }
+  const double total = now() - t_start;
+  print_init_summary(plan.size(), elems, bytes_total, a.out, cuda, a.world, a.rank, total, fill_seconds);
+  if (from != nullptr) {
+    std::size_t unused = 0;
+    for (const auto& t : from->tensors())
+      if (std::none_of(spec.params.begin(), spec.params.end(), [&](const Param& p) { return p.name == t.name; })) ++unused;
+    print_from_report(a.from, taken.size(), plan.size() - taken.size(), mismatched, unused);
+  }
+  if (a.compare) print_fills_alone(fills_alone(ctx, cuda, spec, plan), total);
+  if (!failed.empty()) {
+    print_failed(failed);
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace paraminit_program
