@@ -1,6 +1,8 @@
 // A fixed pool of worker threads owned by a CPU Context. run(n, fn) calls fn(0..n-1) spread over
 // the workers and the calling thread, and returns when all calls are done. The split never changes
 // a value: every element is a pure function of its global index.
+// run() may be called from several threads at once: jobs are taken one at a time (submit_mu_), so
+// concurrent callers queue and each gets its own job's results.
 #pragma once
 
 #include <condition_variable>
@@ -28,6 +30,7 @@ class ThreadPool {
   void drain();  // take tasks of the current job until none is left
 
   std::vector<std::thread> workers_;
+  std::mutex submit_mu_;  // held by run() for a whole job: one job at a time
   std::mutex mu_;
   std::condition_variable wake_, done_;
   const std::function<void(std::int64_t)>* job_ = nullptr;
