@@ -60,6 +60,7 @@ void ThreadPool::run(std::int64_t tasks, const std::function<void(std::int64_t)>
     for (std::int64_t i = 0; i < tasks; ++i) fn(i);
     return;
   }
+  std::lock_guard<std::mutex> one_job(submit_mu_);  // concurrent callers of one pool queue here
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;

@@ -4,6 +4,8 @@
 // A task may throw (sparse allocates inside its tasks): the first exception is kept, the tasks not
 // yet started are skipped, run() waits until every started task has returned -- fn and what it
 // captures live on the caller's stack -- and rethrows that exception on the calling thread.
+// run() may be called from several threads at once: jobs are taken one at a time (submit_mu_), so
+// concurrent callers queue and each gets its own job's results.
 #pragma once
 
 #include <condition_variable>
@@ -32,6 +34,7 @@ class ThreadPool {
   void drain();  // take tasks of the current job until none is left
 
   std::vector<std::thread> workers_;
+  std::mutex submit_mu_;  // held by run() for a whole job: one job at a time
   std::mutex mu_;
   std::condition_variable wake_, done_;
   const std::function<void(std::int64_t)>* job_ = nullptr;

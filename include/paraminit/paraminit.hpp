@@ -95,8 +95,18 @@ struct ContextImpl;
 /// Where fills run: a CPU thread pool, or a CUDA device and stream.
 ///
 /// A CUDA context runs every fill asynchronously on its stream: nothing synchronizes the device,
-/// element-wise fills allocate nothing and may be captured in a CUDA graph. A context is not
-/// thread-safe; use one per host thread.
+/// element-wise fills allocate nothing and may be captured in a CUDA graph.
+///
+/// Threads. A CPU context may be used by several host threads at once (C++ and C API alike): its
+/// pool runs one job at a time, so concurrent calls queue for the pool's threads, and each call
+/// gives the bits it gives alone (tests/concurrency_test.cpp). Sharing adds no parallelism: a
+/// call's validation and single-threaded parts (e.g. the LAPACK factorization of orthogonal) run
+/// in the caller's thread, its element loops wait their turn; for parallel fills use one context
+/// per thread. Different contexts are independent: creating, using and destroying them on
+/// different threads at the same time is safe. Moving, assigning or destroying a context while
+/// another thread uses it is not. A CUDA context is not thread-safe (its solver handles and
+/// workspace are made and grown on first use without a lock): use one per host thread, or
+/// serialize the calls. The C API's pi_last_error is per thread.
 class Context {
  public:
   /// CPU context with `threads` worker threads (0: std::thread::hardware_concurrency()).
