@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "../host/internal.hpp"
@@ -49,6 +50,10 @@ void check_pointer_location(const ContextImpl& ctx, const void* ptr, const char*
     if (ctx.cuda) fail(Status::device, std::string(fn) + ": no CUDA device");
     return;  // no device: every pointer is host memory
   }
+  // A runtime call may initialize the current device's primary context: for a CUDA context, make
+  // its own device current for the query (and restore the caller's context afterwards).
+  std::optional<kernels::DeviceGuard> guard;
+  if (ctx.cuda) guard.emplace(ctx.device);
   cudaPointerAttributes attr{};
   const cudaError_t err = cudaPointerGetAttributes(&attr, ptr);
   if (err != cudaSuccess) {

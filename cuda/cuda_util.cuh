@@ -26,13 +26,17 @@ struct FillPolicy {
 // the caller's device (GPU 0 in one-process-per-GPU jobs that never chose one).
 class DeviceGuard {
  public:
+  // Nothing to do only when a context of `device` is already current. cudaGetDevice alone cannot
+  // tell: with no context current it still answers the device last chosen by cudaSetDevice, so a
+  // guard that restored "no context" would be skipped by the next one, whose work then initializes
+  // and leaves current a context the caller never had (found by the emulated device's tests).
   explicit DeviceGuard(int device) {
     int current = -1;
     check(cudaGetDevice(&current), "cudaGetDevice");
-    if (current == device) return;
     const DriverCtx& drv = driver_ctx();
-    switched_ = true;
     have_prev_ = drv.get != nullptr && drv.get(&prev_) == 0;
+    if (current == device && (!have_prev_ || prev_ != nullptr)) return;
+    switched_ = true;
     prev_device_ = current;
     check(cudaSetDevice(device), "cudaSetDevice");
   }

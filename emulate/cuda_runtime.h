@@ -38,17 +38,22 @@
 // fibers where they meet a barrier), one block at a time, so a block sees its own array.
 #define __shared__ static thread_local
 
+// Trivially default-constructible, so that the built-ins below can be __thread variables.
 struct dim3 {
-  unsigned x = 1, y = 1, z = 1;
-  constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
+  unsigned x, y, z;
+  dim3() = default;
+  constexpr dim3(unsigned vx, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
 };
 struct uint3 {
-  unsigned x = 0, y = 0, z = 0;
+  unsigned x, y, z;
 };
 
 // The built-in variables of the CUDA thread running on this host thread (set by the launch).
-extern thread_local uint3 threadIdx, blockIdx;
-extern thread_local dim3 blockDim, gridDim;
+// __thread, not thread_local: an extern thread_local of class type is read through a TLS wrapper
+// function, and GCC 12 with -fsanitize=undefined miscompiles the null check of its result (a
+// branch on stale flags: "member access within null pointer" on blockIdx.x).
+extern __thread uint3 threadIdx, blockIdx;
+extern __thread dim3 blockDim, gridDim;
 
 namespace paraminit_emu {
 void syncthreads();  // __syncthreads(): a barrier of the block's threads (see emulated_runtime.cpp)

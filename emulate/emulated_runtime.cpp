@@ -38,8 +38,8 @@ struct CUgraphExec_st {
   std::vector<std::function<void()>> nodes;
 };
 
-thread_local uint3 threadIdx, blockIdx;
-thread_local dim3 blockDim, gridDim;
+__thread uint3 threadIdx, blockIdx;
+__thread dim3 blockDim, gridDim;
 
 namespace paraminit_emu {
 

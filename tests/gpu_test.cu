@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -13,6 +15,7 @@
 #include "kat_vectors.hpp"
 #include "paraminit/calibrate.hpp"
 #include "paraminit/paraminit.hpp"
+#include "paraminit/safetensors.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -72,7 +75,7 @@ TEST(Gpu, PhiloxKnownAnswersOnTheDevice) {
 // compare bytes.
 void compare(const char* name, const FillFn& fn, TensorView view, std::size_t offset_elems) {
   const std::size_t n = static_cast<std::size_t>(view.numel()), es = paraminit::dtype_size(view.dtype);
-  DeviceBuffer d((n + offset_elems) * es + 16);
+  DeviceBuffer d((n + offset_elems) * es);  // exact: a store past the end is an error under ASan
   ASSERT_NE(d.p, nullptr);
   Context gpu = Context::cuda(0), cpu = Context::cpu(2);
   TensorView gv = view;
@@ -134,28 +137,43 @@ TEST(Gpu, WindowsEqualCpu) {
       // Windows of a huge virtual parameter: Philox calls above 2^32 (the high counter word).
       compare(name, fn, TensorView::of(nullptr, t, {4099}).window(0, (std::int64_t{1} << 36) + 3, std::int64_t{1} << 40), 0);
       compare(name, fn, TensorView::of(nullptr, t, {4096}).window(0, std::int64_t{1} << 37, std::int64_t{1} << 40), 0);
+      // A ragged 3-D parameter (7, 9, 11) windowed along each dim: runs of every length and stride.
+      compare(name, fn, TensorView::of(nullptr, t, {3, 9, 11}).window(0, 4, 7), 0);
+      compare(name, fn, TensorView::of(nullptr, t, {7, 5, 11}).window(1, 3, 9), 1);
+      compare(name, fn, TensorView::of(nullptr, t, {7, 9, 6}).window(2, 5, 11), 3);
     }
 }
 
 // Over 2^31 elements (f16: 2^31 + 5 elements, 4 GiB): sampled indices, near the start, around
 // 2^31 and 2^32 / 2 words, and at the end, against the CPU's value for a one-element window.
+// The emulated device runs every CUDA thread on one host core: there the view is the parameter's
+// last 2^19 + 5 elements (a window across index 2^31 to the end), not all 4 GiB.
 TEST(Gpu, MoreThan2To31ElementsSampled) {
   REQUIRE_GPU();
   const std::int64_t n = (std::int64_t{1} << 31) + 5;
+#if defined(PARAMINIT_EMULATED_DEVICE)
+  const std::int64_t first = (std::int64_t{1} << 31) - (std::int64_t{1} << 19);
+#else
+  const std::int64_t first = 0;
+#endif
+  const std::int64_t len = n - first;
   for (DType t : {DType::f16, DType::f32}) {
-    DeviceBuffer d(static_cast<std::size_t>(n) * paraminit::dtype_size(t));
-    if (d.p == nullptr) GTEST_SKIP() << "not enough device memory for " << n << " elements";
+    DeviceBuffer d(static_cast<std::size_t>(len) * paraminit::dtype_size(t));
+    if (d.p == nullptr) GTEST_SKIP() << "not enough device memory for " << len << " elements";
     Context gpu = Context::cuda(0), cpu = Context::cpu(1);
+    TensorView v = TensorView::of(d.p, t, {len});
+    if (first > 0) v = v.window(0, first, n);
     for (const auto& [name, fn] : kFills) {
-      fn(gpu, TensorView::of(d.p, t, {n}), Key{5, 6});
+      fn(gpu, v, Key{5, 6});
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       std::mt19937_64 rng(7);
-      std::vector<std::int64_t> idx = {0, 1, (std::int64_t{1} << 31) - 1, std::int64_t{1} << 31, n - 1, n - 2};
-      for (int k = 0; k < 200; ++k) idx.push_back(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n)));
+      std::vector<std::int64_t> idx = {(std::int64_t{1} << 31) - 1, std::int64_t{1} << 31, n - 1, n - 2};
+      if (first == 0) idx.insert(idx.end(), {0, 1});
+      for (int k = 0; k < 200; ++k) idx.push_back(first + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(len)));
       const std::size_t es = paraminit::dtype_size(t);
       for (std::int64_t i : idx) {
         unsigned char got[8] = {}, want[8] = {};
-        ASSERT_EQ(cudaMemcpy(got, static_cast<char*>(d.p) + i * es, es, cudaMemcpyDeviceToHost), cudaSuccess);
+        ASSERT_EQ(cudaMemcpy(got, static_cast<char*>(d.p) + (i - first) * es, es, cudaMemcpyDeviceToHost), cudaSuccess);
         fn(cpu, TensorView::of(want, t, {1}).window(0, i, n), Key{5, 6});
         ASSERT_EQ(std::memcmp(got, want, es), 0) << name << " " << paraminit::to_string(t) << " index " << i;
       }
@@ -378,6 +396,68 @@ TEST(Gpu, OrthogonalWindowsDeltaAndOrthogonalize) {
   CUDA_OK(cudaMemcpy(q, m.p, sizeof q, cudaMemcpyDeviceToHost));
   const double want[] = {0.6, -0.8, 0.8, 0.6};
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(q[i], want[i], 1e-14);
+}
+
+// The fallback: a forced CholeskyQR on a weight whose Gram matrix is not numerically positive
+// definite (columns scaled down to 1e-10: cond(A^T A) ~ 1e20 > 1 / 2^-52) fails its Cholesky, and
+// both backends fall back to Householder; Q agrees to cond(A) eps ~ 1e-6.
+TEST(Gpu, OrthogonalizeFallsBackToHouseholderOnBothBackends) {
+  REQUIRE_GPU();
+  Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const std::int64_t rows = 64, cols = 16;
+  std::vector<double> w(rows * cols);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> z;  // any full-rank input will do: the result is compared, not reproduced
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) w[i * cols + j] = z(rng) * std::pow(10.0, -10.0 * j / (cols - 1));
+  DeviceBuffer d(w.size() * 8);
+  CUDA_OK(cudaMemcpy(d.p, w.data(), w.size() * 8, cudaMemcpyHostToDevice));
+  std::vector<double> host = w, got(w.size());
+  const auto gi = paraminit::orthogonalize(gpu, TensorView::of(d.p, DType::f64, {rows, cols}), 1.0, paraminit::OrthogonalPath::cholesky_qr);
+  const auto ci = paraminit::orthogonalize(cpu, TensorView::of(host.data(), DType::f64, {rows, cols}), 1.0, paraminit::OrthogonalPath::cholesky_qr);
+  EXPECT_EQ(gi.path, paraminit::OrthogonalPath::householder);
+  EXPECT_EQ(ci.path, paraminit::OrthogonalPath::householder);
+  CUDA_OK(cudaMemcpy(got.data(), d.p, got.size() * 8, cudaMemcpyDeviceToHost));
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], host[i], 1e-5) << i;
+}
+
+// safetensors read() into device memory goes through pinned staging in 64 MiB chunks: a tensor of
+// 2 chunks + 1 MiB + 12 bytes, read whole (f32) and converted (to bf16), and a window, equal the
+// host reads of the same file.
+TEST(Gpu, SafetensorsReadThroughStagingEqualsHostRead) {
+  REQUIRE_GPU();
+#if !defined(PARAMINIT_WITH_JSON)
+  GTEST_SKIP() << "this build has no JSON library, so no safetensors";
+#endif
+  const std::int64_t n = ((std::int64_t{129} << 20) + 12) / 4;
+  const std::string path = "gpu_test_staging.safetensors";
+  {
+    std::vector<float> v(static_cast<std::size_t>(n));
+    Context cpu = Context::cpu(2);
+    paraminit::normal(cpu, TensorView::of(v.data(), DType::f32, {n}), Key{4, 4}, {});
+    paraminit::SafetensorsWriter wr(path, {{"w", DType::f32, {n}}});
+    wr.write("w", v.data());
+    wr.close();
+  }
+  const paraminit::SafetensorsReader rd = paraminit::SafetensorsReader::open(path);
+  Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  for (DType t : {DType::f32, DType::bf16}) {
+    const std::size_t bytes = static_cast<std::size_t>(n) * paraminit::dtype_size(t);
+    DeviceBuffer d(bytes);
+    std::vector<unsigned char> got(bytes), want(bytes);
+    rd.read(gpu, "w", TensorView::of(d.p, t, {n}));
+    rd.read(cpu, "w", TensorView::of(want.data(), t, {n}));
+    CUDA_OK(cudaMemcpy(got.data(), d.p, bytes, cudaMemcpyDeviceToHost));
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), bytes), 0) << paraminit::to_string(t);
+  }
+  const std::int64_t len = 1000003, start = n - len;  // a window at the end
+  DeviceBuffer d(len * 4);
+  std::vector<float> got(len), want(len);
+  rd.read(gpu, "w", TensorView::of(d.p, DType::f32, {len}).window(0, start, n));
+  rd.read(cpu, "w", TensorView::of(want.data(), DType::f32, {len}).window(0, start, n));
+  CUDA_OK(cudaMemcpy(got.data(), d.p, len * 4, cudaMemcpyDeviceToHost));
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), len * 4), 0);
+  std::remove(path.c_str());
 }
 
 // Calibration on a CUDA context: cuBLAS sgemm and the row kernels against the CPU's OpenBLAS path on
