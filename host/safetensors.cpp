@@ -352,6 +352,37 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   for (std::size_t d = 0; d < shape.size(); ++d) s += (d ? ", " : "") + std::to_string(shape[d]);
   return s + "]";
 }
+
+// The data section's disk blocks, allocated before anything is written into them. map() hands out
+// stores into a MAP_SHARED mapping, and a store into a page that has no block behind it on a full
+// file system (or a user over its disk quota) raises SIGBUS and kills the process: a sparse
+// ftruncate() succeeds and the failure comes later, at the first store. Allocated up front, the
+// failure is ENOSPC / EFBIG here, a Status::io before the file is used (the destructor then removes
+// it), and every later store lands in a block the file already owns. We keep the mapping rather than
+// write through pwrite(): map() lets a caller fill a tensor of many GB in place, with no second
+// buffer of its size and no copy. Where the file system cannot preallocate (EOPNOTSUPP, or EINVAL
+// from some) we write zeros instead, which allocates the same blocks at the cost of one pass over
+// the data. (A copy-on-write file system such as ZFS may accept fallocate without reserving blocks;
+// nothing short of writing through pwrite() helps there.)
+void allocate(int fd, std::uint64_t begin, std::uint64_t bytes, const std::string& where_) {
+  if (bytes == 0) return;
+  int err;
+  do err = ::posix_fallocate(fd, static_cast<off_t>(begin), static_cast<off_t>(bytes));
+  while (err == EINTR);
+  if (err == 0) return;
+  if (err != EOPNOTSUPP && err != EINVAL)
+    detail::io_fail(where_, "posix_fallocate of " + std::to_string(bytes) + " bytes: " + std::strerror(err));
+  const std::vector<unsigned char> zeros(std::size_t{1} << 20, 0);
+  for (std::uint64_t done = 0; done < bytes;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - done, zeros.size()));
+    const ssize_t put = ::pwrite(fd, zeros.data(), want, static_cast<off_t>(begin + done));
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0)
+      detail::io_fail(where_, "pwrite of zeros (posix_fallocate: " + std::string(std::strerror(err)) + ") at byte " +
+                                  std::to_string(begin + done) + ": " + std::strerror(put < 0 ? errno : ENOSPC));
+    done += static_cast<std::uint64_t>(put);
+  }
+}
 }  // namespace
 
 struct SafetensorsWriter::Impl {
@@ -443,8 +474,7 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
   pwrite_all(impl_->fd, json.data(), json.size(), 8, impl_->tmp);
   impl_->data_start = 8 + json.size();
   impl_->file_bytes = impl_->data_start + at;
-  if (::ftruncate(impl_->fd, static_cast<off_t>(impl_->data_start + at)) != 0)
-    io_fail(impl_->tmp, std::string("cannot size the file: ") + std::strerror(errno));
+  allocate(impl_->fd, impl_->data_start, at, impl_->tmp);
 #endif
 }
 
@@ -481,15 +511,41 @@ void SafetensorsWriter::close() {
   for (const auto& [name, slot] : impl_->slots)
     if (!slot.written)
       detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was never written");
-  impl_->unmap();  // dirty pages reach the file through the page cache; close() does not wait for the disk
-  if (impl_->fd >= 0 && ::close(impl_->fd) != 0) {
+  // Durable before it is visible: without fsync a crash (of the machine, not of us) after the
+  // rename can leave `path` naming an empty or partly written file, and the previous model gone.
+  // fsync writes back the pages dirtied through the mapping too (munmap keeps them dirty in the page
+  // cache), and reports a write-back error (EIO, ENOSPC) that no store could.
+  impl_->unmap();
+  if (impl_->fd >= 0) {
+    const int fd = impl_->fd;
     impl_->fd = -1;
-    detail::io_fail(impl_->tmp, std::string("close failed: ") + std::strerror(errno));
+    int rc;
+    do rc = ::fsync(fd);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      const int err = errno;
+      ::close(fd);
+      detail::io_fail(impl_->tmp, std::string("fsync: ") + std::strerror(err));
+    }
+    if (::close(fd) != 0) detail::io_fail(impl_->tmp, std::string("close: ") + std::strerror(errno));
   }
-  impl_->fd = -1;
   if (::rename(impl_->tmp.c_str(), impl_->path.c_str()) != 0)
-    detail::io_fail(impl_->path, std::string("cannot rename ") + impl_->tmp + " to it: " + std::strerror(errno));
+    detail::io_fail(impl_->path, std::string("rename from ") + impl_->tmp + ": " + std::strerror(errno));
   impl_->closed = true;
+  // The rename itself is durable once the directory is: fsync it too. The file is in place either
+  // way, so an error here says the new name may not survive a crash. EINVAL: a file system that
+  // cannot sync a directory (POSIX allows it), where there is nothing more to do.
+  const std::size_t slash = impl_->path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : impl_->path.substr(0, slash);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) detail::io_fail(impl_->path, "open of its directory " + dir + " to fsync the rename: " + std::strerror(errno));
+  int rc;
+  do rc = ::fsync(dfd);
+  while (rc != 0 && errno == EINTR);
+  const int err = errno;
+  ::close(dfd);
+  if (rc != 0 && err != EINVAL)
+    detail::io_fail(impl_->path, "fsync of its directory " + dir + " after the rename: " + std::strerror(err));
 }
 
 }  // namespace paraminit

@@ -1,9 +1,19 @@
 // safetensors: round trip of every dtype (bits), windows and dtype conversion on read, the fixture
 // written by Python's safetensors package, a file for the Python check (check_safetensors.py), and
-// every kind of bad file: a clear Status::io error naming the problem.
+// every kind of bad file: a clear Status::io error naming the problem; the writer on a full file
+// system and the reader of a file truncated under it (errors, never a signal).
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -245,6 +255,176 @@ TEST(SafetensorsWriterErrors, OverflowingShapesAreRefusedWhenDeclared) {
   const auto r = SafetensorsReader::open(path);
   ASSERT_NE(r.find("empty"), nullptr);
   EXPECT_EQ(r.find("empty")->numel(), 0);
+  std::remove(path.c_str());
+}
+
+// ---- faults: a full file system, a file that shrinks while it is read -------------------------------
+
+// Runs fn in a forked child (fn returns "" when all is well, else what went wrong) and returns the
+// child's outcome: "" or the failure, or the signal that killed it. A fault that raises SIGBUS thus
+// fails the test instead of killing the test binary. The child touches only what it creates itself
+// (no thread of the parent exists there) and leaves by _exit, skipping the parent's atexit work.
+std::string in_child(const std::function<std::string()>& fn) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return std::string("pipe: ") + std::strerror(errno);
+  const pid_t pid = ::fork();
+  if (pid < 0) return std::string("fork: ") + std::strerror(errno);
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string what;
+    try {
+      what = fn();
+    } catch (const std::exception& e) {
+      what = std::string("unexpected exception: ") + e.what();
+    }
+    if (!what.empty()) (void)!::write(pipefd[1], what.data(), what.size());
+    ::_exit(what.empty() ? 0 : 1);
+  }
+  ::close(pipefd[1]);
+  std::string what;
+  char buf[512];
+  for (ssize_t got; (got = ::read(pipefd[0], buf, sizeof buf)) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) break;
+    what.append(buf, static_cast<std::size_t>(got));
+  }
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) return "the child was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return what.empty() ? "the child failed" : what;
+  return "";
+}
+
+// Files of the current directory whose names start with `prefix` (the final name and temporaries).
+std::vector<std::string> files_starting(const std::string& prefix) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(".")) {
+    while (const dirent* e = ::readdir(d))
+      if (std::string(e->d_name).compare(0, prefix.size(), prefix) == 0) out.push_back(e->d_name);
+    ::closedir(d);
+  }
+  return out;
+}
+
+// A file system with no room for the file, simulated with RLIMIT_FSIZE (no root, no small tmpfs
+// needed): the writer must fail with Status::io naming the file and the reason, leave nothing under
+// the final name and no temporary file, and never die of SIGBUS or SIGXFSZ. SIGXFSZ is ignored in
+// the child so the kernel answers EFBIG instead of killing it (its default action), as ENOSPC would
+// be answered on a full disk. The child fills the tensor through map(), as `paraminit init` does.
+TEST(SafetensorsWriterFaults, NoRoomForTheFileIsAnIoErrorNotASignal) {
+  const std::string path = "noroom.safetensors";
+  for (const auto& f : files_starting(path)) std::remove(f.c_str());
+  const std::string what = in_child([&]() -> std::string {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const rlimit lim{1 << 20, 1 << 20};  // 1 MiB; the file needs 8 MiB and a header
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) return std::string("setrlimit: ") + std::strerror(errno);
+    try {
+      SafetensorsWriter w(path, {{"w", DType::f32, {2048, 1024}}});
+      std::memset(w.map("w"), 0x3f, std::size_t{8} << 20);
+      w.close();
+      return "the writer accepted a file past RLIMIT_FSIZE";
+    } catch (const pi::Error& e) {
+      const std::string m = e.what();
+      if (e.code() != pi::Status::io) return "not Status::io: " + m;
+      if (m.find(path) == std::string::npos || m.find(std::strerror(EFBIG)) == std::string::npos)
+        return "the message names neither the file nor the reason: " + m;
+    }
+    return "";
+  });
+  EXPECT_EQ(what, "");
+  EXPECT_EQ(files_starting(path), std::vector<std::string>{}) << "a file (final or temporary) was left behind";
+  for (const auto& f : files_starting(path)) std::remove(f.c_str());
+}
+
+// The reason a full disk can no longer raise SIGBUS: the data section's blocks belong to the file
+// as soon as the writer exists, before map() hands out the first store. Without that the file is
+// sparse (ftruncate), each store through the mapping asks the file system for a block, and on a
+// full disk the answer is SIGBUS. (st_blocks counts 512-byte units, preallocated ones included.)
+TEST(SafetensorsWriterFaults, TheDataBlocksAreAllocatedBeforeTheFirstStore) {
+  const std::string path = "allocated.safetensors";
+  const std::size_t n = std::size_t{2} << 20;  // 8 MiB of f32
+  {
+    SafetensorsWriter w(path, {{"w", DType::f32, {static_cast<std::int64_t>(n)}}});
+    struct stat st {};
+    ASSERT_EQ(::stat((path + ".tmp." + std::to_string(::getpid())).c_str(), &st), 0) << std::strerror(errno);
+    EXPECT_GE(static_cast<std::uint64_t>(st.st_blocks) * 512, n * 4) << "the file is sparse: its data has no blocks yet";
+    auto* p = static_cast<float*>(w.map("w"));
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<float>(i);
+    w.close();
+  }
+  const auto r = SafetensorsReader::open(path);
+  std::vector<float> back(n);
+  r.read(ctx(), "w", TensorView::of(back.data(), DType::f32, {static_cast<std::int64_t>(n)}));
+  for (std::size_t i = 0; i < n; i += 4099) ASSERT_EQ(back[i], static_cast<float>(i));
+  EXPECT_EQ(back[n - 1], static_cast<float>(n - 1));
+  std::remove(path.c_str());
+}
+
+// Another process truncates the file to half its size after SafetensorsReader::open: every read
+// either succeeds with the right data (the tensor lies wholly in what is left) or throws Status::io
+// naming the file, and none raises a signal (a reader that touched a mapping of the file would die
+// of SIGBUS on the first page past the new end). Runs in a child, so a signal fails the test.
+TEST(SafetensorsReaderFaults, AFileTruncatedWhileReadIsAnIoErrorNotASignal) {
+  const std::string path = "shrinking.safetensors";
+  constexpr int kTensors = 8;
+  constexpr std::size_t kElems = 16384;  // 64 KiB each: the half falls in the middle of the file
+  {
+    std::vector<SafetensorsWriter::Decl> decls;
+    for (int k = 0; k < kTensors; ++k) decls.push_back({"t" + std::to_string(k), DType::f32, {128, 128}});
+    SafetensorsWriter w(path, decls);
+    for (int k = 0; k < kTensors; ++k) {
+      std::vector<float> v(kElems);
+      for (std::size_t i = 0; i < kElems; ++i) v[i] = static_cast<float>(k * 100000 + static_cast<int>(i));
+      w.write("t" + std::to_string(k), v.data());
+    }
+    w.close();
+  }
+  int counts[2] = {0, 0};  // tensors read whole, tensors refused: from the child
+  int cpipe[2];
+  ASSERT_EQ(::pipe(cpipe), 0);
+  const std::string what = in_child([&]() -> std::string {
+    const auto r = SafetensorsReader::open(path);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::string("stat: ") + std::strerror(errno);
+    const auto size = static_cast<std::uint64_t>(st.st_size), half = size / 2;
+    std::uint64_t data = 0;
+    for (const auto& t : r.tensors()) data += t.end - t.begin;
+    const std::uint64_t data_start = size - data;
+    const int fd = ::open(path.c_str(), O_RDWR);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(half)) != 0) return std::string("truncate: ") + std::strerror(errno);
+    ::close(fd);
+    pi::Context c = pi::Context::cpu(1);
+    int n[2] = {0, 0};
+    for (const auto& t : r.tensors()) {
+      const int k = std::stoi(t.name.substr(1));
+      const bool inside = data_start + t.end <= half;
+      std::vector<float> back(kElems, -1.0f);
+      try {
+        r.read(c, t.name, TensorView::of(back.data(), DType::f32, {128, 128}));
+        if (!inside) return t.name + " was read though the file ends before it";
+        for (std::size_t i = 0; i < kElems; ++i)
+          if (back[i] != static_cast<float>(k * 100000 + static_cast<int>(i))) return t.name + " read wrong data at " + std::to_string(i);
+        ++n[0];
+      } catch (const pi::Error& e) {
+        const std::string m = e.what();
+        if (inside) return t.name + " lies inside the file but failed: " + m;
+        if (e.code() != pi::Status::io || m.find(path) == std::string::npos) return t.name + ": not Status::io naming the file: " + m;
+        ++n[1];
+      }
+    }
+    (void)!::write(cpipe[1], n, sizeof n);
+    return std::string();
+  });
+  ::close(cpipe[1]);
+  (void)!::read(cpipe[0], counts, sizeof counts);
+  ::close(cpipe[0]);
+  EXPECT_EQ(what, "");
+  if (what.empty()) {
+    EXPECT_GT(counts[0], 0) << "no tensor lay inside the truncated file: the test tests nothing";
+    EXPECT_GT(counts[1], 0) << "no tensor was cut: the test tests nothing";
+  }
   std::remove(path.c_str());
 }
 

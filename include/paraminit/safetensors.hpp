@@ -61,6 +61,9 @@ class SafetensorsReader {
   /// must have the tensor's shape, or be a window of it (then only the window's bytes are read).
   /// On CUDA the data goes through a pinned staging buffer in chunks of 64 MiB, so a tensor of tens
   /// of GB needs no more host memory than that; the call synchronizes the context's stream.
+  /// The file is read with pread, never through a mapping: a file truncated or rewritten by another
+  /// process after open() gives Status::io naming the file for each tensor past its new end (a
+  /// tensor still wholly inside it reads as usual), never SIGBUS.
   /// Errors: no such tensor, a shape mismatch, an unreadable dtype, a short read (Status::io).
   void read(Context& ctx, std::string_view name, const TensorView& dst) const;
 
@@ -84,7 +87,10 @@ class SafetensorsWriter {
   /// removes it, leaving any previous `path` untouched). Errors: duplicate or empty names, negative
   /// extents, an element count, byte size or total data size past 2^63 - 1 (Status::invalid_argument,
   /// naming the tensor, before the file is created; a zero extent makes any shape empty),
-  /// Status::io when the file cannot be written.
+  /// Status::io when the file cannot be written. The data section's disk blocks are allocated here
+  /// (posix_fallocate, or zeros written where the file system cannot), so a full disk, a quota or
+  /// RLIMIT_FSIZE is a Status::io from the constructor (ENOSPC, EFBIG; no file left behind), not a
+  /// SIGBUS at the first store through map().
   SafetensorsWriter(const std::string& path, const std::vector<Decl>& tensors,
                     const std::map<std::string, std::string>& metadata = {});
   SafetensorsWriter(SafetensorsWriter&&) noexcept;
@@ -95,8 +101,11 @@ class SafetensorsWriter {
   /// on the first call): fill them in place and the file gets them without a copy. Marks the tensor
   /// written. Valid until close(). nullptr for an empty tensor.
   void* map(std::string_view name);
-  /// Checks that every tensor was written, closes the file and renames it to its path.
-  /// Errors: a tensor not written, Status::io.
+  /// Checks that every tensor was written, flushes the file to disk (fsync), closes it, renames it
+  /// to its path and fsyncs the directory: once close() returns, a crash cannot leave `path` empty
+  /// or half written. Errors: a tensor not written; Status::io naming the file and the failed call
+  /// (fsync, close, rename: the temporary file is removed and any previous `path` kept; the
+  /// directory's fsync: the file is in place but its new name may not survive a crash).
   void close();
 
  private:
