@@ -75,8 +75,12 @@ PI_UNROLL
     if (r * G + G <= geo.run_len) {
       store_vec(data + local, v);
     } else {
+      // A constant trip count with a guard, not `e < rest`: v stays in registers (a loop over a
+      // run-time bound indexes v dynamically, which puts it in local memory: ptxas_report).
       const std::uint64_t rest = geo.run_len - r * G;
-      for (std::uint64_t e = 0; e < rest; ++e) store(data + local + e, v[e]);
+PI_UNROLL
+      for (int e = 0; e < E * C; ++e)
+        if (static_cast<std::uint64_t>(e) < rest) store(data + local + e, v[e]);
     }
   }
 }

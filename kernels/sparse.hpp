@@ -138,7 +138,13 @@ struct SparseScatter {
     if (!local_index(geo, g, &local)) return;
     typename Dense::value_type v[Dense::kPerCall];
     dense(g / Dense::kPerCall, v);
-    store(data + local, v[g % Dense::kPerCall]);
+    // Select with constant indices: v[g % kPerCall] would put v in the device's local memory.
+    const int want = static_cast<int>(g % Dense::kPerCall);
+    typename Dense::value_type x = v[0];
+    PI_UNROLL
+    for (int e = 1; e < Dense::kPerCall; ++e)
+      if (e == want) x = v[e];
+    store(data + local, x);
   }
 };
 

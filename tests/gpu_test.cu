@@ -398,9 +398,11 @@ TEST(Gpu, OrthogonalWindowsDeltaAndOrthogonalize) {
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(q[i], want[i], 1e-14);
 }
 
-// The fallback: a forced CholeskyQR on a weight whose Gram matrix is not numerically positive
-// definite (columns scaled down to 1e-10: cond(A^T A) ~ 1e20 > 1 / 2^-52) fails its Cholesky, and
-// both backends fall back to Householder; Q agrees to cond(A) eps ~ 1e-6.
+// The fallback: a forced CholeskyQR on a weight whose columns differ from the first by 1e-9 noise:
+// the Schur complements of its Gram matrix (~1e-18) are below the Gram's rounding (~1e-16), so a
+// Cholesky pivot goes non-positive and both backends fall back to Householder, which resolves the
+// matrix (min |R_jj| / max |R_jj| ~ 1e-9, far above the rank check's 2 max(m, n) 2^-52); Q agrees to
+// cond(A) eps ~ 1e-7.
 TEST(Gpu, OrthogonalizeFallsBackToHouseholderOnBothBackends) {
   REQUIRE_GPU();
   Context gpu = Context::cuda(0), cpu = Context::cpu(2);
@@ -408,8 +410,10 @@ TEST(Gpu, OrthogonalizeFallsBackToHouseholderOnBothBackends) {
   std::vector<double> w(rows * cols);
   std::mt19937_64 rng(3);
   std::normal_distribution<double> z;  // any full-rank input will do: the result is compared, not reproduced
-  for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < cols; ++j) w[i * cols + j] = z(rng) * std::pow(10.0, -10.0 * j / (cols - 1));
+  for (std::int64_t i = 0; i < rows; ++i) {
+    w[i * cols] = z(rng);
+    for (std::int64_t j = 1; j < cols; ++j) w[i * cols + j] = w[i * cols] + 1e-9 * z(rng);
+  }
   DeviceBuffer d(w.size() * 8);
   CUDA_OK(cudaMemcpy(d.p, w.data(), w.size() * 8, cudaMemcpyHostToDevice));
   std::vector<double> host = w, got(w.size());

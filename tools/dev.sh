@@ -2,8 +2,12 @@
 # paraminit's two set-up commands (see README):
 #   tools/dev.sh main   build (installing missing Debian packages), then run the main job: paraminit init
 #                       of the default model, paraminit load of it, the throughput table and its peers
-#   tools/dev.sh test   build, then run every test (CTest; GPU tests skip without a device)
-# Environment: BUILD_DIR (default build), PARAMINIT_CUDA (AUTO|ON|OFF, default AUTO), JOBS.
+#   tools/dev.sh test   build, then run every test (CTest; GPU tests skip without a device), then the
+#                       sanitizer builds: every test again under AddressSanitizer + UBSan with the CUDA
+#                       sources running on the emulated device (label emulated), and the thread pool
+#                       and concurrency tests under ThreadSanitizer
+# Environment: BUILD_DIR (default build), PARAMINIT_CUDA (AUTO|ON|OFF, default AUTO), JOBS,
+#              PARAMINIT_SANITIZERS=0 to skip the sanitizer builds (a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-}"
@@ -64,4 +68,20 @@ if [ "$mode" = main ]; then
   fi
 else
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
+  if [ "${PARAMINIT_SANITIZERS:-1}" != 0 ]; then
+    # The same sources again, every target with ASan + UBSan (no recovery), CUDA drivers compiled as
+    # C++ against the emulated device: every CPU test and every gpu test (as gpu_test_emulated), once
+    # more. The huge (4 GiB) test ran above; it is not repeated under ASan.
+    emu_dir="${build_dir}-emulated"
+    cmake -S . -B "$emu_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARAMINIT_CUDA=EMULATE -DPARAMINIT_SANITIZE=ON \
+          -DPARAMINIT_BUILD_BENCH=ON "${py_args[@]}" >/dev/null
+    cmake --build "$emu_dir" -j "$jobs"
+    ctest --test-dir "$emu_dir" --output-on-failure -j "$jobs" -LE huge
+    # ThreadSanitizer: the thread pool (errors_test) and concurrent contexts (concurrency_test).
+    tsan_dir="${build_dir}-tsan"
+    cmake -S . -B "$tsan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARAMINIT_CUDA=OFF -DPARAMINIT_SANITIZE=thread \
+          "${py_args[@]}" >/dev/null
+    cmake --build "$tsan_dir" -j "$jobs" --target errors_test concurrency_test
+    OPENBLAS_NUM_THREADS=1 ctest --test-dir "$tsan_dir" --output-on-failure -j "$jobs" -R '^(errors_test|concurrency_test)$'
+  fi
 fi
