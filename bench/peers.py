@@ -2,9 +2,13 @@
 """Peers of paraminit_bench in the same run: NumPy and PyTorch fills of the same size, when installed.
 
 Prints rows in the format of paraminit_bench's table (G elements/s, medians). Missing packages are
-reported and skipped. Usage: bench/peers.py [--elements N] [--reps R] [--device cpu|cuda]
+reported and skipped. PyTorch runs with the same number of threads as paraminit's context
+(--threads, default: every core, as paraminit's default CPU context); NumPy's generators are
+single-threaded, which the headers say. Usage:
+bench/peers.py [--elements N] [--reps R] [--device cpu|cuda] [--threads T]
 """
 import argparse
+import os
 import time
 
 
@@ -72,9 +76,12 @@ def main():
     ap.add_argument("--elements", type=int, default=1 << 26)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="threads of the peers (paraminit's context: every core by default)")
     a = ap.parse_args()
     n = a.elements
-    print(f"\nPeers: {n} elements, median of {a.reps}")
+    print(f"\nPeers: {n} elements, median of {a.reps}; paraminit's table ran with {a.threads} threads, "
+          f"torch runs with {a.threads} (torch.set_num_threads), numpy with 1 (its generators are single-threaded)")
     print("| device | fill | dtype | elements | median ms | G elem/s | GB/s | of limit |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     if a.device == "cpu":
@@ -94,6 +101,7 @@ def main():
     except ImportError:
         print(f"| {a.device} | torch | - | - | not installed | | | |")
         return
+    torch.set_num_threads(a.threads)  # like for like: torch's default here is 1 thread on 2 cores
     orthogonal_torch(torch, a.device)
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if a.device == "cuda" else None
@@ -103,7 +111,7 @@ def main():
             timed(lambda: torch.nn.init.sparse_(w, 0.9, 0.01), 1, sync))
     for dt, name, size in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
         t = torch.empty(n, dtype=dt, device=dev)
-        row(a.device, f"torch {torch.__version__} uniform_", name, n, size, timed(lambda: t.uniform_(-0.05, 0.05), a.reps, sync))
+        row(a.device, f"torch {torch.__version__} ({torch.get_num_threads()} threads) uniform_", name, n, size, timed(lambda: t.uniform_(-0.05, 0.05), a.reps, sync))
         row(a.device, "torch normal_", name, n, size, timed(lambda: t.normal_(0, 0.02), a.reps, sync))
         row(a.device, "torch nn.init.trunc_normal_", name, n, size,
             timed(lambda: torch.nn.init.trunc_normal_(t, 0, 0.02, -0.04, 0.04), a.reps, sync))
