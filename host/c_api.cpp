@@ -92,10 +92,10 @@ void require_out(const char* fn, const void* p, const char* what) {
     paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": " + what + " is NULL");
 }
 
-paraminit::HeOptions he_options(const char* fn, double a, pi_fan_mode mode, const char* nonlinearity,
+paraminit::HeOptions he_options(const char* fn, double negative_slope, pi_fan_mode mode, const char* nonlinearity,
                                 int32_t truncated, const pi_fan_layout* layout) {
   paraminit::HeOptions o;
-  o.a = a;
+  o.negative_slope = negative_slope;
   o.mode = static_cast<paraminit::FanMode>(mode);
   o.nonlinearity = nonlinearity == nullptr ? paraminit::Nonlinearity::leaky_relu : to_nonlinearity(fn, nonlinearity);
   o.truncated = truncated != 0;

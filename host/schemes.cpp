@@ -107,9 +107,9 @@ void he(Context& c, const TensorView& t, Key key, const HeOptions& o, bool unifo
   auto& ctx = c.impl();
   const Geometry geo = check_view(ctx, t, fn);
   const bool leaky = o.nonlinearity == Nonlinearity::leaky_relu;
-  if (leaky) require_finite(fn, "a", o.a);
+  if (leaky) require_finite(fn, "negative_slope", o.negative_slope);
   // torch.nn.init.kaiming_*: gain = calculate_gain(nonlinearity, a); a only matters for leaky_relu.
-  const double param = leaky ? o.a : kDefaultParam;
+  const double param = leaky ? o.negative_slope : kDefaultParam;
   const double gain = gain_value(o.nonlinearity, param, fn), g2 = gain_squared(o.nonlinearity, param, fn);
   const double n = chosen_fan(t, o.fans, o.mode, fn);
   pytorch_or_truncated(ctx, t, geo, key, uniform, o.truncated, gain / std::sqrt(n), g2, n, fn);

@@ -159,7 +159,7 @@ std::vector<SchemeCase> scheme_cases() {
   v.push_back({"he_normal leaky a = 0.2 HWIO", hwio,
                [jax](Context& c, const TensorView& t, Key k) {
                  pi::HeOptions o;
-                 o.a = 0.2;
+                 o.negative_slope = 0.2;
                  o.fans = jax;
                  pi::he_normal(c, t, k, o);
                },
@@ -254,7 +254,7 @@ TEST(Schemes, PyTorchNamedCases) {
   {
     Buffer b(DType::f32, 100 * 300), ref(DType::f32, 100 * 300);
     pi::HeOptions o;
-    o.a = std::sqrt(5.0);
+    o.negative_slope = std::sqrt(5.0);
     pi::kaiming_uniform(ctx(), view(b, {100, 300}), kKey, o);
     pi::uniform(ctx(), view(ref, {100, 300}), kKey, {-0.05773502691896257, 0.05773502691896257});
     EXPECT_EQ(std::memcmp(b.bytes(), ref.bytes(), b.nbytes()), 0);
@@ -496,9 +496,9 @@ TEST(SchemeErrors, ClearMessagesAndNothingWritten) {
   expect_error(bad, {"scale = -1", "> 0"}, {4, 4}, [](const TensorView& v) { pi::variance_scaling(ctx(), v, kKey, {-1.0}); });
   expect_error(bad, {"scale = 0"}, {4, 4}, [](const TensorView& v) { pi::variance_scaling(ctx(), v, kKey, {0.0}); });
   expect_error(bad, {"gain = -2"}, {4, 4}, [](const TensorView& v) { pi::glorot_uniform(ctx(), v, kKey, {-2.0}); });
-  expect_error(bad, {"a = nan"}, {4, 4}, [](const TensorView& v) {
+  expect_error(bad, {"negative_slope = nan"}, {4, 4}, [](const TensorView& v) {
     pi::HeOptions o;
-    o.a = std::numeric_limits<double>::quiet_NaN();
+    o.negative_slope = std::numeric_limits<double>::quiet_NaN();
     pi::he_uniform(ctx(), v, kKey, o);
   });
   expect_error(bad, {"mode = 3"}, {4, 4}, [](const TensorView& v) {

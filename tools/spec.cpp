@@ -15,8 +15,10 @@ const std::map<std::string, std::vector<std::string>> kSchemeFields = {
     {"lecun_uniform", {"layout"}}, {"lecun_normal", {"truncated", "layout"}},
     {"glorot_uniform", {"gain", "layout"}}, {"glorot_normal", {"gain", "truncated", "layout"}},
     {"xavier_uniform", {"gain", "layout"}}, {"xavier_normal", {"gain", "truncated", "layout"}},
-    {"he_uniform", {"a", "mode", "nonlinearity", "layout"}}, {"he_normal", {"a", "mode", "nonlinearity", "truncated", "layout"}},
-    {"kaiming_uniform", {"a", "mode", "nonlinearity", "layout"}}, {"kaiming_normal", {"a", "mode", "nonlinearity", "truncated", "layout"}},
+    {"he_uniform", {"negative_slope", "a", "mode", "nonlinearity", "layout"}},
+    {"he_normal", {"negative_slope", "a", "mode", "nonlinearity", "truncated", "layout"}},
+    {"kaiming_uniform", {"negative_slope", "a", "mode", "nonlinearity", "layout"}},
+    {"kaiming_normal", {"negative_slope", "a", "mode", "nonlinearity", "truncated", "layout"}},
     {"variance_scaling", {"scale", "mode", "distribution", "layout"}}, {"fan_in_uniform", {"fan_in", "layout"}},
     {"eye", {"gain"}}, {"dirac", {"groups", "gain"}}, {"sparse", {"k", "std", "values", "unit_axis"}},
     {"sparse_fraction", {"sparsity", "std"}}, {"orthogonal", {"gain", "batch_dims", "path"}},
@@ -173,6 +175,12 @@ pi::FanMode Opt::mode(pi::FanMode d) const {
   return choice("mode", d, {{"fan_in", pi::FanMode::fan_in}, {"fan_out", pi::FanMode::fan_out}, {"fan_avg", pi::FanMode::fan_avg}});
 }
 
+double Opt::negative_slope() const {
+  if (p.opt.contains("negative_slope") && p.opt.contains("a"))
+    spec_fail(spec, p.name, "a", "give negative_slope or its PyTorch name a, not both");
+  return p.opt.contains("a") ? num("a", 0.0) : num("negative_slope", 0.0);
+}
+
 pi::Nonlinearity Opt::nonlinearity(pi::Nonlinearity d) const {
   if (!p.opt.contains("nonlinearity")) return d;
   try {
@@ -203,7 +211,7 @@ void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& s
     return pi::glorot_normal(ctx, v, key, {o.num("gain", 1.0), o.flag("truncated", false), o.layout()});
   if (s == "he_uniform" || s == "kaiming_uniform" || s == "he_normal" || s == "kaiming_normal") {
     pi::HeOptions h;
-    h.a = o.num("a", 0.0);
+    h.negative_slope = o.negative_slope();
     h.mode = o.mode(pi::FanMode::fan_in);
     h.nonlinearity = o.nonlinearity(pi::Nonlinearity::leaky_relu);
     h.truncated = o.flag("truncated", false);

@@ -67,6 +67,8 @@ struct Opt {
   paraminit::FanLayout layout() const;
   paraminit::FanMode mode(paraminit::FanMode d) const;
   paraminit::Nonlinearity nonlinearity(paraminit::Nonlinearity d) const;
+  /// He's leaky_relu slope: "negative_slope", or "a" (PyTorch's kaiming name); 0 when absent.
+  double negative_slope() const;
 };
 
 /// Runs the parameter's scheme on view v. Throws SpecError for option problems, paraminit::Error

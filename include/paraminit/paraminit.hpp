@@ -259,8 +259,8 @@ constexpr double kDefaultParam = std::numeric_limits<double>::quiet_NaN();
 
 /// The gain of torch.nn.init.calculate_gain where PyTorch defines one: linear and conv* 1,
 /// sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4. For the other
-/// activations (where PyTorch raises) it is quadrature_gain. `param` is leaky_relu's negative slope,
-/// elu/celu's alpha (> 0) or softplus's beta (> 0).
+/// activations (where PyTorch raises) it is quadrature_gain. `param` is PyTorch's name: one argument
+/// that means leaky_relu's negative_slope, elu/celu's alpha (> 0) or softplus's beta (> 0).
 /// Errors: a parameter for an activation that has none (PyTorch ignores it silently; here it is
 /// taken to be a mistake), or a non-finite or out-of-range parameter.
 double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
@@ -326,15 +326,15 @@ inline void xavier_normal(Context& ctx, const TensorView& t, Key key, const Glor
 }
 
 struct HeOptions {
-  double a = 0.0;  ///< leaky_relu's negative slope (used only when nonlinearity is leaky_relu)
+  double negative_slope = 0.0;  ///< leaky_relu's negative slope, PyTorch's kaiming `a` (used only with leaky_relu)
   FanMode mode = FanMode::fan_in;
-  Nonlinearity nonlinearity = Nonlinearity::leaky_relu;  ///< PyTorch's default: gain sqrt(2 / (1 + a^2))
+  Nonlinearity nonlinearity = Nonlinearity::leaky_relu;  ///< PyTorch's default: gain sqrt(2 / (1 + negative_slope^2))
   bool truncated = false;  ///< he_normal: JAX's / Keras's truncated normal (then gain^2 is the scale)
   FanLayout fans = {};
 };
 /// He et al. 2015, torch.nn.init.kaiming_uniform_: U(-b, b), b = gain sqrt(3 / fan), with
-/// gain = calculate_gain(nonlinearity, a) (quadrature_gain for activations beyond PyTorch's table).
-/// With a = sqrt(5) and the defaults it is PyTorch's Linear/Conv default weight init: the distribution
+/// gain = calculate_gain(nonlinearity, negative_slope) (quadrature_gain for activations beyond PyTorch's
+/// table). With negative_slope = sqrt(5) (PyTorch's a = sqrt(5)) and the defaults it is PyTorch's Linear/Conv default weight init: the distribution
 /// of fan_in_uniform (the same bits in f32/f16/bf16; in f64 the bound differs in its last bit, as
 /// sqrt(3) sqrt(1/3) != 1 in double).
 void he_uniform(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {});
