@@ -84,7 +84,7 @@ pi_fan_layout from_layout(const paraminit::FanLayout& f) {
 paraminit::Nonlinearity to_nonlinearity(const char* fn, const char* name) {
   if (name == nullptr)
     paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": nonlinearity is NULL");
-  return paraminit::nonlinearity_from_name(name);
+  return paraminit::from_name<paraminit::Nonlinearity>(name);
 }
 
 void require_out(const char* fn, const void* p, const char* what) {

@@ -12,20 +12,6 @@
 
 namespace paraminit {
 
-const char* to_string(Status s) noexcept {
-  switch (s) {
-    case Status::ok: return "ok";
-    case Status::invalid_argument: return "invalid argument";
-    case Status::unsupported: return "unsupported";
-    case Status::device: return "device error";
-    case Status::out_of_memory: return "out of memory";
-    case Status::numerical: return "numerical error";
-    case Status::io: return "I/O error";
-    case Status::internal: return "internal error";
-  }
-  return "unknown status";
-}
-
 Error::Error(Status code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
 std::size_t dtype_size(DType t) noexcept {
@@ -36,16 +22,6 @@ std::size_t dtype_size(DType t) noexcept {
     case DType::bf16: return 2;
   }
   return 0;
-}
-
-const char* to_string(DType t) noexcept {
-  switch (t) {
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
-  }
-  return "unknown dtype";
 }
 
 TensorView TensorView::of(void* data, DType dtype, std::initializer_list<std::int64_t> shape) {

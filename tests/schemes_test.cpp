@@ -83,9 +83,9 @@ TEST(Gains, PyTorchCalculateGainTable) {
   EXPECT_EQ(pi::calculate_gain(Nonlinearity::leaky_relu, 0.2), 1.3867504905630728);  // sqrt(2 / 1.04)
   EXPECT_EQ(pi::calculate_gain(Nonlinearity::leaky_relu, 0.0), 1.4142135623730951);
   EXPECT_EQ(pi::calculate_gain(Nonlinearity::selu), 0.75);
-  EXPECT_EQ(pi::calculate_gain(pi::nonlinearity_from_name("identity")), 1.0);
-  EXPECT_EQ(pi::nonlinearity_from_name("swish"), Nonlinearity::silu);
-  EXPECT_EQ(pi::nonlinearity_from_name("conv_transpose2d"), Nonlinearity::conv_transpose2d);
+  EXPECT_EQ(pi::calculate_gain(pi::from_name<pi::Nonlinearity>("identity")), 1.0);
+  EXPECT_EQ(pi::from_name<pi::Nonlinearity>("swish"), Nonlinearity::silu);
+  EXPECT_EQ(pi::from_name<pi::Nonlinearity>("conv_transpose2d"), Nonlinearity::conv_transpose2d);
 }
 
 // ---- fan-based schemes: bound / std against the published formulas ---------------------------------------
@@ -481,8 +481,8 @@ void expect_error(Status code, const std::vector<std::string>& words, const std:
 
 TEST(SchemeErrors, ClearMessagesAndNothingWritten) {
   const Status bad = Status::invalid_argument;
-  expect_error(bad, {"unknown nonlinearity \"gelu2\"", "known: linear"}, {4, 4}, [](const TensorView&) {
-    pi::nonlinearity_from_name("gelu2");
+  expect_error(bad, {"unknown nonlinearity \"gelu2\"", "valid: linear", "aliases: identity"}, {4, 4}, [](const TensorView&) {
+    pi::from_name<pi::Nonlinearity>("gelu2");
   });
   expect_error(bad, {"he_uniform", "rank 1", "fewer than 2 dimensions"}, {16},
                [](const TensorView& v) { pi::he_uniform(ctx(), v, kKey); });

@@ -20,6 +20,21 @@
 
 namespace paraminit {
 
+// ---- names of enumerators ----------------------------------------------------------------------------
+// Every public enum E (Status, DType, Nonlinearity, FanMode, Distribution, SparseValues, GateLayout,
+// OutputActivation, ScaleParameter, OrthogonalPath) has the same pair:
+//   const char* to_string(E) noexcept;  the enumerator's name as spelled in C++ ("invalid_argument",
+//                                       "bf16", "fan_avg", "cholesky_qr2", ...); "unknown" for a value
+//                                       that is no enumerator
+//   E from_name<E>(std::string_view);   the inverse, exact and case-sensitive (plus the aliases the
+//                                       enum documents); an unknown name throws Error
+//                                       (Status::invalid_argument) whose message lists the valid names
+// so from_name<E>(to_string(e)) == e for every enumerator e.
+
+/// The enumerator of E named `name`. Declared for the enums above only (explicit specializations).
+template <class E>
+E from_name(std::string_view name);
+
 /// Error categories; the numeric values equal the C API's pi_status.
 enum class Status : int {
   ok = 0,
@@ -31,8 +46,10 @@ enum class Status : int {
   io = 6,
   internal = 7,
 };
-/// "ok", "invalid argument", ...
+/// "ok", "invalid_argument", "unsupported", "device", "out_of_memory", "numerical", "io", "internal".
 const char* to_string(Status s) noexcept;
+template <>
+Status from_name<Status>(std::string_view name);
 
 /// The one exception type of the library: a category and a message that names the problem.
 class Error : public std::runtime_error {
@@ -47,7 +64,10 @@ class Error : public std::runtime_error {
 /// Element types; the numeric values equal the C API's pi_dtype.
 enum class DType : int { f32 = 0, f64 = 1, f16 = 2, bf16 = 3 };
 std::size_t dtype_size(DType t) noexcept;
+/// "f32", "f64", "f16", "bf16".
 const char* to_string(DType t) noexcept;
+template <>
+DType from_name<DType>(std::string_view name);
 
 constexpr int kMaxRank = 8;
 
@@ -185,6 +205,10 @@ void trunc_normal(Context& ctx, const TensorView& t, Key key, TruncNormalOptions
 
 /// The values of the kept elements of sparse().
 enum class SparseValues : int { normal = 0, uniform = 1 };
+/// "normal", "uniform".
+const char* to_string(SparseValues v) noexcept;
+template <>
+SparseValues from_name<SparseValues>(std::string_view name);
 
 struct SparseOptions {
   std::int64_t nonzeros_per_unit = 15;        ///< k: exactly this many non-zeros in every unit
@@ -210,6 +234,10 @@ void sparse_fraction(Context& ctx, const TensorView& t, Key key, double sparsity
 
 /// Which fan a scheme divides by.
 enum class FanMode : int { fan_in = 0, fan_out = 1, fan_avg = 2 };
+/// "fan_in", "fan_out", "fan_avg".
+const char* to_string(FanMode m) noexcept;
+template <>
+FanMode from_name<FanMode>(std::string_view name);
 
 /// Which axes of a weight hold its inputs and outputs. The receptive field is the product of the
 /// extents of every other axis except the batch axes (JAX's _compute_fans); fan_in = extent(in_axis)
@@ -241,17 +269,18 @@ struct Fans {
 /// repeated, more than rank - 2 batch axes.
 Fans compute_fans(const TensorView& t, const FanLayout& layout = {});
 
-/// The activations paraminit knows (PyTorch's names; see nonlinearity_from_name for aliases).
+/// The activations paraminit knows (PyTorch's names). Used by the gains, the He schemes and the
+/// calibration (DenseLayer::activation in calibrate.hpp).
 enum class Nonlinearity : int {
   linear = 0, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
   sigmoid, tanh, relu, leaky_relu, selu,  // the end of PyTorch's calculate_gain table
   elu, celu, gelu, gelu_tanh, silu, mish, softplus, softsign, hardtanh, relu6, hardswish, hardsigmoid,
 };
-/// "linear", "conv2d", "leaky_relu", "gelu_tanh", ... (the names nonlinearity_from_name accepts).
+/// "linear", "conv2d", "leaky_relu", "gelu_tanh", ...: the enumerator's name.
 const char* to_string(Nonlinearity nl) noexcept;
-/// The Nonlinearity of a name: every to_string name plus "identity" (linear), "swish" (silu),
-/// "gelu_erf" (gelu). Errors: an unknown name (the message lists the known ones).
-Nonlinearity nonlinearity_from_name(std::string_view name);
+/// Every to_string name, plus the aliases "identity" (linear), "swish" (silu), "gelu_erf" (gelu).
+template <>
+Nonlinearity from_name<Nonlinearity>(std::string_view name);
 
 /// Marks "no parameter given" in calculate_gain and quadrature_gain: the activation's default
 /// (leaky_relu negative_slope 0.01 as PyTorch's calculate_gain, elu/celu alpha 1, softplus beta 1).
@@ -283,6 +312,10 @@ double quadrature_gain(Nonlinearity nl, double param = kDefaultParam);
 
 /// The three distributions of variance_scaling.
 enum class Distribution : int { uniform = 0, normal = 1, truncated_normal = 2 };
+/// "uniform", "normal", "truncated_normal".
+const char* to_string(Distribution d) noexcept;
+template <>
+Distribution from_name<Distribution>(std::string_view name);
 
 /// JAX's truncated-normal correction: the std of N(0, 1) truncated to [-2, 2].
 constexpr double kTruncStdCorrection = 0.87962566103423978;
@@ -389,6 +422,10 @@ enum class GateLayout : int {
   cudnn_lstm = 4,  ///< i, f, c, o, i', f', c', o' (cuDNN: input-side biases, then recurrent-side)
   cudnn_gru = 5,   ///< r, z, n, r', z', n'     (cuDNN)
 };
+/// "torch_lstm", "torch_gru", "keras_lstm", "keras_gru", "cudnn_lstm", "cudnn_gru".
+const char* to_string(GateLayout l) noexcept;
+template <>
+GateLayout from_name<GateLayout>(std::string_view name);
 
 struct GateBiasOptions {
   GateLayout layout = GateLayout::torch_lstm;
@@ -407,6 +444,10 @@ void gate_bias(Context& ctx, const TensorView& t, const GateBiasOptions& opt = {
 
 /// The output layer's activation, inverted by output_bias.
 enum class OutputActivation : int { softmax = 0, sigmoid = 1, identity = 2 };
+/// "softmax", "sigmoid", "identity".
+const char* to_string(OutputActivation a) noexcept;
+template <>
+OutputActivation from_name<OutputActivation>(std::string_view name);
 
 struct OutputBiasOptions {
   OutputActivation activation = OutputActivation::softmax;
@@ -427,6 +468,10 @@ void output_bias(Context& ctx, const TensorView& t, const double* stats, std::in
 
 /// How a variance-like extra parameter is stored.
 enum class ScaleParameter : int { variance = 0, precision = 1, std = 2, log_variance = 3, log_std = 4 };
+/// "variance", "precision", "std", "log_variance", "log_std".
+const char* to_string(ScaleParameter k) noexcept;
+template <>
+ScaleParameter from_name<ScaleParameter>(std::string_view name);
 
 /// Variance or precision parameters (Goodfellow et al. 8.4): each element set from a variance v --
 /// v, 1/v, sqrt(v), log v or log(v)/2 -- with v = 1 when `variances` is null (n is then ignored)
@@ -461,6 +506,10 @@ enum class OrthogonalPath : int {
   cholesky_qr = 2,  ///< CholeskyQR, then the measured loss of orthogonality decides: done, a second pass, or householder
   cholesky_qr2 = 3, ///< two CholeskyQR passes, unmeasured (falls back to householder only if Cholesky fails)
 };
+/// "automatic", "householder", "cholesky_qr", "cholesky_qr2".
+const char* to_string(OrthogonalPath p) noexcept;
+template <>
+OrthogonalPath from_name<OrthogonalPath>(std::string_view name);
 
 struct OrthogonalOptions {
   double gain = 1.0;  ///< finite; Q is multiplied by it
