@@ -264,7 +264,7 @@ std::uint64_t max_width(const StackShape& sh) {
 
 std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
                                                    const StatisticsOptions& opt, const StackShape& sh) {
-  Run run(c.impl(), "paraminit::layer_statistics", "synchronizes its stream (the statistics come back to the host)");
+  Run run(detail::impl(c), "paraminit::layer_statistics", "synchronizes its stream (the statistics come back to the host)");
   const std::size_t L = layers.size();
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
@@ -335,7 +335,7 @@ std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector
 
 std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
                                                  const LsuvOptions& opt, const StackShape& sh) {
-  Run run(c.impl(), "paraminit::calibrate_lsuv", "synchronizes its stream (each measured std comes back to the host)");
+  Run run(detail::impl(c), "paraminit::calibrate_lsuv", "synchronizes its stream (each measured std comes back to the host)");
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
   // The workspace: two activation buffers, one of pre-activations, one layer's row statistics, and

@@ -1,7 +1,9 @@
 // The C API: a thin edge over the C++ API that turns exceptions into status codes and keeps the
 // message in a thread-local buffer.
+#include <cmath>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "internal.hpp"
@@ -91,6 +93,9 @@ void require_out(const char* fn, const void* p, const char* what) {
   if (p == nullptr)
     paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": " + what + " is NULL");
 }
+
+// The C API's "no parameter": NAN (C has no optional).
+std::optional<double> c_param(double p) { return std::isnan(p) ? std::nullopt : std::optional<double>(p); }
 
 paraminit::HeOptions he_options(const char* fn, double negative_slope, pi_fan_mode mode, const char* nonlinearity,
                                 int32_t truncated, const pi_fan_layout* layout) {
@@ -206,14 +211,14 @@ pi_status pi_compute_fans(const pi_tensor* t, const pi_fan_layout* layout, int64
 pi_status pi_calculate_gain(const char* nonlinearity, double param, double* gain) {
   return guarded([&] {
     require_out("pi_calculate_gain", gain, "gain");
-    *gain = paraminit::calculate_gain(to_nonlinearity("pi_calculate_gain", nonlinearity), param);
+    *gain = paraminit::calculate_gain(to_nonlinearity("pi_calculate_gain", nonlinearity), c_param(param));
   });
 }
 
 pi_status pi_quadrature_gain(const char* nonlinearity, double param, double* gain) {
   return guarded([&] {
     require_out("pi_quadrature_gain", gain, "gain");
-    *gain = paraminit::quadrature_gain(to_nonlinearity("pi_quadrature_gain", nonlinearity), param);
+    *gain = paraminit::quadrature_gain(to_nonlinearity("pi_quadrature_gain", nonlinearity), c_param(param));
   });
 }
 

@@ -271,7 +271,7 @@ std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<Dens
                                               const StatisticsOptions& opt) {
   using namespace detail;
   const char* fn = "paraminit::layer_statistics";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const StackShape ck = check_stack(ctx, layers, x, fn);
 #if defined(PARAMINIT_WITH_CUDA)
   if (ctx.cuda) return cuda_layer_statistics(c, layers, x, opt, ck);
@@ -354,7 +354,7 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
                                             const LsuvOptions& opt) {
   using namespace detail;
   const char* fn = "paraminit::calibrate_lsuv";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const StackShape ck = check_stack(ctx, layers, x, fn);
   if (!std::isfinite(opt.target_std) || !(opt.target_std > 0))
     fail(Status::invalid_argument, where(fn) + "target_std = " + fmt_double(opt.target_std) + " must be finite and > 0");

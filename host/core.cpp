@@ -37,6 +37,16 @@ TensorView TensorView::of(void* data, DType dtype, std::initializer_list<std::in
   return v;
 }
 
+TensorView TensorView::of(void* data, DType dtype, const std::int64_t* shape, int rank) {
+  TensorView v;
+  v.data = data;
+  v.dtype = dtype;
+  // A null shape with extents to read: rank -1, which every function rejects ("outside 0..8").
+  v.rank = shape == nullptr && rank > 0 ? -1 : rank;
+  for (int d = 0; d < rank && d < kMaxRank && shape != nullptr; ++d) v.shape[d] = shape[d];
+  return v;
+}
+
 TensorView TensorView::window(int dim, std::int64_t start, std::int64_t global) const {
   TensorView v = *this;
   v.window_dim = dim;

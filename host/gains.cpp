@@ -127,11 +127,12 @@ bool known(Nonlinearity nl) {
 }
 
 // The parameter actually used: the default when none is given; errors for bad ones.
-double resolve_param(Nonlinearity nl, double param, const char* fn) {
+double resolve_param(Nonlinearity nl, std::optional<double> given_param, const char* fn) {
   if (!known(nl))
     fail(Status::invalid_argument, where(fn) + "nonlinearity = " + std::to_string(static_cast<int>(nl)) +
                                        " is not a paraminit::Nonlinearity");
-  const bool given = !std::isnan(param);
+  const bool given = given_param.has_value();
+  const double param = given_param.value_or(0.0);
   const std::string name = to_string(nl);
   switch (nl) {
     case Nonlinearity::leaky_relu:
@@ -199,7 +200,7 @@ double second_moment(Nonlinearity nl, double p) {
 
 }  // namespace
 
-double gain_squared(Nonlinearity nl, double param, const char* fn) {
+double gain_squared(Nonlinearity nl, std::optional<double> param, const char* fn) {
   const double p = resolve_param(nl, param, fn);
   switch (nl) {
     case Nonlinearity::linear: case Nonlinearity::conv1d: case Nonlinearity::conv2d: case Nonlinearity::conv3d:
@@ -214,7 +215,7 @@ double gain_squared(Nonlinearity nl, double param, const char* fn) {
   }
 }
 
-double gain_value(Nonlinearity nl, double param, const char* fn) {
+double gain_value(Nonlinearity nl, std::optional<double> param, const char* fn) {
   const double p = resolve_param(nl, param, fn);
   switch (nl) {  // PyTorch's formulas, evaluated as it does
     case Nonlinearity::tanh: return 5.0 / 3;
@@ -227,11 +228,11 @@ double gain_value(Nonlinearity nl, double param, const char* fn) {
 
 }  // namespace detail
 
-double calculate_gain(Nonlinearity nl, double param) {
+double calculate_gain(Nonlinearity nl, std::optional<double> param) {
   return detail::gain_value(nl, param, "paraminit::calculate_gain");
 }
 
-double quadrature_gain(Nonlinearity nl, double param) {
+double quadrature_gain(Nonlinearity nl, std::optional<double> param) {
   const char* fn = "paraminit::quadrature_gain";
   const double p = detail::resolve_param(nl, param, fn);
   return 1.0 / std::sqrt(detail::second_moment(nl, p));

@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -86,6 +87,10 @@ struct TensorView {
 
   /// A whole (unwindowed) parameter. Extents are validated when the view is used, not here.
   static TensorView of(void* data, DType dtype, std::initializer_list<std::int64_t> shape);
+  /// The same for a shape known at run time: `rank` extents read from `shape` (at most kMaxRank of
+  /// them are copied). Validated when the view is used, like the form above: rank outside 0..8, or a
+  /// null `shape` with rank > 0, gives a view every function rejects (Status::invalid_argument).
+  static TensorView of(void* data, DType dtype, const std::int64_t* shape, int rank);
   /// This view, declared to be the slice [start, start + shape[dim]) along `dim` of a parameter
   /// whose extent along `dim` is `global_extent`.
   TensorView window(int dim, std::int64_t start, std::int64_t global_extent) const;
@@ -110,6 +115,7 @@ inline Key key_for(std::uint64_t seed, std::string_view name) noexcept {
 
 namespace detail {
 struct ContextImpl;
+struct ContextAccess;  // the library's own access to a context's state
 }
 
 /// Where fills run: a CPU thread pool, or a CUDA device and stream.
@@ -145,9 +151,8 @@ class Context {
   int device() const noexcept;    ///< CUDA ordinal (-1 for CPU)
   void* stream() const noexcept;  ///< the cudaStream_t (nullptr for CPU)
 
-  detail::ContextImpl& impl() noexcept { return *impl_; }
-
  private:
+  friend struct detail::ContextAccess;
   explicit Context(std::unique_ptr<detail::ContextImpl> impl);
   std::unique_ptr<detail::ContextImpl> impl_;
 };
@@ -282,17 +287,15 @@ const char* to_string(Nonlinearity nl) noexcept;
 template <>
 Nonlinearity from_name<Nonlinearity>(std::string_view name);
 
-/// Marks "no parameter given" in calculate_gain and quadrature_gain: the activation's default
-/// (leaky_relu negative_slope 0.01 as PyTorch's calculate_gain, elu/celu alpha 1, softplus beta 1).
-constexpr double kDefaultParam = std::numeric_limits<double>::quiet_NaN();
-
 /// The gain of torch.nn.init.calculate_gain where PyTorch defines one: linear and conv* 1,
 /// sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4. For the other
 /// activations (where PyTorch raises) it is quadrature_gain. `param` is PyTorch's name: one argument
 /// that means leaky_relu's negative_slope, elu/celu's alpha (> 0) or softplus's beta (> 0).
 /// Errors: a parameter for an activation that has none (PyTorch ignores it silently; here it is
-/// taken to be a mistake), or a non-finite or out-of-range parameter.
-double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
+/// taken to be a mistake), or a non-finite or out-of-range parameter. No parameter (std::nullopt) means
+/// the activation's default: leaky_relu negative_slope 0.01 (PyTorch's calculate_gain), elu/celu alpha 1,
+/// softplus beta 1.
+double calculate_gain(Nonlinearity nl, std::optional<double> param = std::nullopt);
 
 /// 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1): the gain that keeps the second moment of a layer's output
 /// at that of its input. Computed by composite 20-point Gauss-Legendre quadrature on [-20, 20]
@@ -302,7 +305,8 @@ double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
 ///   gelu 1.53353, gelu_tanh 1.53358, silu 1.67653, mish 1.48685, softplus 1.04187,
 ///   softsign 2.33753, hardtanh 1.39204, relu6 1.41421, hardswish 1.73666, hardsigmoid 1.89784.
 /// (tests/gain_test.cpp checks each against an independent 30-digit integral.)
-double quadrature_gain(Nonlinearity nl, double param = kDefaultParam);
+/// `param` and its errors: as calculate_gain.
+double quadrature_gain(Nonlinearity nl, std::optional<double> param = std::nullopt);
 
 // ---- the scheme catalog ----------------------------------------------------------------------------
 // Fan-based schemes compute a bound or a std from the global shape (FanLayout) and then run the
