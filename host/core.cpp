@@ -112,6 +112,11 @@ int Context::threads() const noexcept { return impl_->pool ? impl_->pool->size()
 int Context::device() const noexcept { return impl_->cuda ? impl_->device : -1; }
 void* Context::stream() const noexcept { return impl_->stream; }
 
+void Context::set_stream(void* cuda_stream) {
+  if (!impl_->cuda) detail::fail(Status::invalid_argument, "paraminit::Context::set_stream: a CPU context has no stream");
+  impl_->stream = cuda_stream;
+}
+
 int cuda_device_count() noexcept { return detail::cuda_devices(); }
 
 namespace detail {

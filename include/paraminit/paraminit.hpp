@@ -150,6 +150,11 @@ class Context {
   int threads() const noexcept;   ///< CPU worker threads (0 for CUDA)
   int device() const noexcept;    ///< CUDA ordinal (-1 for CPU)
   void* stream() const noexcept;  ///< the cudaStream_t (nullptr for CPU)
+  /// Later calls of a CUDA context run on `cuda_stream` (nullptr = the legacy default stream). Work
+  /// already queued on the previous stream is not waited for: order the two streams yourself if a
+  /// later call touches the same memory. (The context's workspaces are safe to share: the calls that
+  /// use them synchronize their stream before returning.) Errors: a CPU context (Status::invalid_argument).
+  void set_stream(void* cuda_stream);
 
  private:
   friend struct detail::ContextAccess;
