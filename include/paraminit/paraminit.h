@@ -185,7 +185,8 @@ pi_status pi_orthogonalize(pi_context* ctx, const pi_tensor* t, double gain);
 pi_status pi_orthogonalize_with_info(pi_context* ctx, const pi_tensor* t, double gain, pi_orthogonal_path path,
                                      pi_orthogonal_info* info);
 
-/* The stable name hash of DESIGN section 2: FNV-1a 64 of the bytes, then the SplitMix64 finalizer. */
+/* The stable name hash, fixed forever and equal to paraminit::stream_for_name: FNV-1a 64 of the
+ * bytes, then the SplitMix64 finalizer. */
 uint64_t pi_stream_for_name(const char* name);
 /* Host: out[k] = word (first_index + k) % 4 of Philox4x32-10 call (first_index + k) / 4 of key. */
 pi_status pi_philox_bits(pi_key key, uint64_t first_index, uint64_t count, uint32_t* out);

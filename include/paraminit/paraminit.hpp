@@ -125,7 +125,7 @@ struct ContextAccess;  // the library's own access to a context's state
 ///
 /// Threads. A CPU context may be used by several host threads at once (C++ and C API alike): its
 /// pool runs one job at a time, so concurrent calls queue for the pool's threads, and each call
-/// gives the bits it gives alone (tests/concurrency_test.cpp). Sharing adds no parallelism: a
+/// gives exactly the bits it gives alone. Sharing adds no parallelism: a
 /// call's validation and single-threaded parts (e.g. the LAPACK factorization of orthogonal) run
 /// in the caller's thread, its element loops wait their turn; for parallel fills use one context
 /// per thread. Different contexts are independent: creating, using and destroying them on
@@ -195,8 +195,11 @@ struct NormalOptions {
   double mean = 0.0;
   double std = 1.0;
 };
-/// N(mean, std^2) by Box-Muller: elements (2j, 2j+1) share one radius and angle (see
-/// kernels/dists.hpp for the words). |z| <= 6.77 in f32/f16/bf16 and <= 9.50 in f64.
+/// N(mean, std^2) by Box-Muller: elements (2j, 2j+1) share one radius sqrt(-2 ln u) and angle pi v,
+/// the even element r cos, the odd r sin. Words of Philox call c: f32/f16/bf16, the pair (4c, 4c+1)
+/// takes u from word x and v from y, the pair (4c+2, 4c+3) u from z and v from w; f64, the pair
+/// (2c, 2c+1) takes u from the 64 bits (x, y) and v from (z, w). |z| <= 6.77 in f32/f16/bf16 and
+/// <= 9.50 in f64.
 /// Errors: std < 0, non-finite parameters, mean +- 6.77 std (9.50 for f64) beyond the dtype's range.
 void normal(Context& ctx, const TensorView& t, Key key, NormalOptions opt = {});
 
@@ -229,7 +232,8 @@ struct SparseOptions {
 /// Sparse initialization (Martens 2010): every unit (the slices along unit_axis: the rows of a Linear
 /// (out, in) or conv (out, in, k...) weight) has exactly k non-zero entries among its fan-in
 /// positions (all the unit's other elements), chosen by a keyed random permutation per unit
-/// (kernels/sparse.hpp); a kept element equals the dense normal() / uniform() value at that position
+/// (a Feistel network keyed by Philox call 2^63 + unit of the same key, outside the value stream's
+/// counters); a kept element equals the dense normal() / uniform() value at that position
 /// for the same key, the rest are exact zeros. Windows get exactly the whole's entries.
 /// Errors: rank < 2, unit_axis out of range, k < 0 or k > fan-in, std not finite or <= 0.
 void sparse(Context& ctx, const TensorView& t, Key key, SparseOptions opt = {});
@@ -309,7 +313,7 @@ double calculate_gain(Nonlinearity nl, std::optional<double> param = std::nullop
 ///   tanh 1.59254 (PyTorch: 5/3), sigmoid 1.84623 (PyTorch: 1), elu 1.24520, celu 1.24520,
 ///   gelu 1.53353, gelu_tanh 1.53358, silu 1.67653, mish 1.48685, softplus 1.04187,
 ///   softsign 2.33753, hardtanh 1.39204, relu6 1.41421, hardswish 1.73666, hardsigmoid 1.89784.
-/// (tests/gain_test.cpp checks each against an independent 30-digit integral.)
+/// (Each is tested against an independent 30-digit evaluation of the integral.)
 /// `param` and its errors: as calculate_gain.
 double quadrature_gain(Nonlinearity nl, std::optional<double> param = std::nullopt);
 
@@ -505,7 +509,7 @@ void variance_parameter(Context& ctx, const TensorView& t, ScaleParameter kind,
 // column multiplied by the sign of R's diagonal (so Q is Haar distributed), transposed when rows < cols
 // (orthonormal rows), times gain, rounded to the output dtype. The QR itself is rounded differently by
 // LAPACK and cuSOLVER: CPU and GPU results agree to a tolerance, not bitwise.
-// Guarantee (checked by tests/orthogonal_test.cpp): max |Q^T Q - I| <= 1e-5 sqrt(n) in f32 work,
+// Guarantee (tested): max |Q^T Q - I| <= 1e-5 sqrt(n) in f32 work,
 // 1e-13 sqrt(n) in f64, for n = min(rows, cols).
 
 /// How Q is computed.
@@ -542,8 +546,8 @@ std::uint64_t batch_stream(std::uint64_t stream, std::uint64_t k) noexcept;
 /// Orthogonal initialization (torch.nn.init.orthogonal_ semantics, on the library's own Gaussian bits).
 /// CPU: LAPACK (OpenBLAS) sgeqrf/sorgqr or the BLAS CholeskyQR; CUDA: cuSOLVER / cuBLAS on the
 /// context's stream with a workspace the context keeps (grow-only); cuSOLVER's info and the
-/// CholeskyQR decision are read back, so a CUDA call synchronizes the context's stream (documented
-/// exception of DESIGN section 6).
+/// CholeskyQR decision are read back, so a CUDA call synchronizes the context's stream (unlike
+/// the element-wise fills, which never do).
 /// Errors: rank < batch_dims + 2, batch_dims < 0, gain not finite or beyond the dtype's range,
 /// Status::numerical when a factorization fails (never for Gaussian input in practice).
 OrthogonalInfo orthogonal(Context& ctx, const TensorView& t, Key key, const OrthogonalOptions& opt = {});
