@@ -8,6 +8,7 @@
 
 #include "internal.hpp"
 #include "paraminit/paraminit.h"
+#include "paraminit/version.hpp"
 
 struct pi_context {
   paraminit::Context ctx;
