@@ -22,7 +22,7 @@ void calibration_rows(paraminit::Context& ctx) {
   std::vector<pi::DenseLayer> net(L);
   for (int l = 0; l < L; ++l) {
     net[static_cast<std::size_t>(l)].weight = pi::TensorView::of(w[static_cast<std::size_t>(l)].data(), pi::DType::f32, {n, n});
-    net[static_cast<std::size_t>(l)].activation = pi::Activation::relu;
+    net[static_cast<std::size_t>(l)].activation = pi::Nonlinearity::relu;
     pi::HeOptions o;
     o.nonlinearity = pi::Nonlinearity::relu;
     pi::he_normal(ctx, net[static_cast<std::size_t>(l)].weight, pi::Key{5, static_cast<std::uint64_t>(l)}, o);

@@ -139,7 +139,7 @@ int run_gpu_table(std::int64_t n, int reps) {
       for (int l = 0; l < L; ++l) {
         auto& layer = net[static_cast<std::size_t>(l)];
         layer.weight = pi::TensorView::of(static_cast<float*>(wp) + static_cast<std::size_t>(l) * w * w, pi::DType::f32, {w, w});
-        layer.activation = pi::Activation::relu;
+        layer.activation = pi::Nonlinearity::relu;
         pi::HeOptions o;
         o.nonlinearity = pi::Nonlinearity::relu;
         pi::he_normal(ctx, layer.weight, pi::Key{5, static_cast<std::uint64_t>(l)}, o);

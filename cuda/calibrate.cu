@@ -161,17 +161,18 @@ __global__ void __launch_bounds__(kRowThreads) grad_rows_kernel(float* g, const 
 }
 
 // f(std::integral_constant<int, a>) for the activation code a (a template argument: the row loops
-// have no switch inside).
+// have no switch inside). Only the activations of calibration_supports: check_stack refused the others.
 template <class F>
-void with_activation_code(Activation a, F f) {
+void with_activation_code(Nonlinearity a, F f) {
   switch (a) {
-    case Activation::identity: return f(std::integral_constant<int, kernels::kIdentity>{});
-    case Activation::relu: return f(std::integral_constant<int, kernels::kRelu>{});
-    case Activation::leaky_relu: return f(std::integral_constant<int, kernels::kLeakyRelu>{});
-    case Activation::tanh: return f(std::integral_constant<int, kernels::kTanh>{});
-    case Activation::sigmoid: return f(std::integral_constant<int, kernels::kSigmoid>{});
-    case Activation::gelu: return f(std::integral_constant<int, kernels::kGelu>{});
-    case Activation::silu: return f(std::integral_constant<int, kernels::kSilu>{});
+    case Nonlinearity::linear: return f(std::integral_constant<int, kernels::kLinear>{});
+    case Nonlinearity::relu: return f(std::integral_constant<int, kernels::kRelu>{});
+    case Nonlinearity::leaky_relu: return f(std::integral_constant<int, kernels::kLeakyRelu>{});
+    case Nonlinearity::tanh: return f(std::integral_constant<int, kernels::kTanh>{});
+    case Nonlinearity::sigmoid: return f(std::integral_constant<int, kernels::kSigmoid>{});
+    case Nonlinearity::gelu: return f(std::integral_constant<int, kernels::kGelu>{});
+    case Nonlinearity::silu: return f(std::integral_constant<int, kernels::kSilu>{});
+    default: fail(Status::internal, "with_activation_code: activation " + std::string(to_string(a)) + " is not implemented");
   }
 }
 
@@ -240,7 +241,7 @@ struct Run {
     });
   }
   void grad_rows(const DenseLayer* below, float* g, const float* z, std::int64_t batch, std::int64_t cols, RowStats* gs) {
-    with_activation_code(below != nullptr ? below->activation : Activation::identity, [&](auto a) {
+    with_activation_code(below != nullptr ? below->activation : Nonlinearity::linear, [&](auto a) {
       kernels::launch("grad_rows_kernel", grad_rows_kernel<decltype(a)::value>, static_cast<unsigned>(batch), kRowThreads, s, g,
                       below != nullptr ? z : nullptr, cols, below != nullptr ? static_cast<float>(below->negative_slope) : 0.0f, gs);
     });
@@ -263,7 +264,7 @@ std::uint64_t max_width(const StackShape& sh) {
 
 std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
                                                    const StatisticsOptions& opt, const StackShape& sh) {
-  Run run(c.impl(), "paraminit::layer_statistics", "synchronizes its stream (the statistics come back to the host)");
+  Run run(detail::impl(c), "paraminit::layer_statistics", "synchronizes its stream (the statistics come back to the host)");
   const std::size_t L = layers.size();
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
@@ -334,7 +335,7 @@ std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector
 
 std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
                                                  const LsuvOptions& opt, const StackShape& sh) {
-  Run run(c.impl(), "paraminit::calibrate_lsuv", "synchronizes its stream (each measured std comes back to the host)");
+  Run run(detail::impl(c), "paraminit::calibrate_lsuv", "synchronizes its stream (each measured std comes back to the host)");
   const auto batch = static_cast<std::uint64_t>(sh.batch);
   const std::uint64_t wmax = max_width(sh);
   // The workspace: two activation buffers, one of pre-activations, one layer's row statistics, and

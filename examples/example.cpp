@@ -12,7 +12,7 @@ int main() {
   std::vector<float> w(4096 * 1024), b(4096);
   const pi::TensorView wv = pi::TensorView::of(w.data(), pi::DType::f32, {4096, 1024});
   pi::HeOptions he;
-  he.a = 2.2360679774997896;  // sqrt(5)
+  he.negative_slope = 2.2360679774997896;  // sqrt(5)
   pi::kaiming_uniform(ctx, wv, pi::key_for(/*seed=*/1234, "mlp.fc1.weight"), he);
   pi::fan_in_uniform(ctx, pi::TensorView::of(b.data(), pi::DType::f32, {4096}),
                      pi::key_for(1234, "mlp.fc1.bias"), {/*fan_in=*/pi::compute_fans(wv).fan_in});

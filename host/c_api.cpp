@@ -1,11 +1,14 @@
 // The C API: a thin edge over the C++ API that turns exceptions into status codes and keeps the
 // message in a thread-local buffer.
+#include <cmath>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "internal.hpp"
 #include "paraminit/paraminit.h"
+#include "paraminit/version.hpp"
 
 struct pi_context {
   paraminit::Context ctx;
@@ -84,7 +87,7 @@ pi_fan_layout from_layout(const paraminit::FanLayout& f) {
 paraminit::Nonlinearity to_nonlinearity(const char* fn, const char* name) {
   if (name == nullptr)
     paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": nonlinearity is NULL");
-  return paraminit::nonlinearity_from_name(name);
+  return paraminit::from_name<paraminit::Nonlinearity>(name);
 }
 
 void require_out(const char* fn, const void* p, const char* what) {
@@ -92,10 +95,36 @@ void require_out(const char* fn, const void* p, const char* what) {
     paraminit::detail::fail(paraminit::Status::invalid_argument, std::string(fn) + ": " + what + " is NULL");
 }
 
-paraminit::HeOptions he_options(const char* fn, double a, pi_fan_mode mode, const char* nonlinearity,
+// A C enum value as the C++ enum of the same numbering; a value that is no enumerator is an error
+// (C lets any int through).
+static_assert(static_cast<int>(paraminit::SparseValues::uniform) == PI_SPARSE_UNIFORM &&
+                  static_cast<int>(paraminit::OrthogonalPath::cholesky_qr2) == PI_ORTHO_CHOLESKY_QR2 &&
+                  static_cast<int>(paraminit::OrthogonalPath::householder) == PI_ORTHO_HOUSEHOLDER,
+              "the C enums number their values as the C++ ones");
+
+template <class E, class C>
+E to_enum(const char* fn, const char* what, C value) {
+  const E e = static_cast<E>(static_cast<int>(value));
+  if (std::string(paraminit::to_string(e)) == "unknown")
+    paraminit::detail::fail(paraminit::Status::invalid_argument,
+                            std::string(fn) + ": " + what + " = " + std::to_string(static_cast<int>(value)) + " is not a valid value");
+  return e;
+}
+
+void put_info(pi_orthogonal_info* out, const paraminit::OrthogonalInfo& info) {
+  if (out == nullptr) return;
+  out->path = static_cast<pi_orthogonal_path>(info.path);
+  out->cholesky_passes = info.cholesky_passes;
+  out->orthogonality_error = info.orthogonality_error;
+}
+
+// The C API's "no parameter": NAN (C has no optional).
+std::optional<double> c_param(double p) { return std::isnan(p) ? std::nullopt : std::optional<double>(p); }
+
+paraminit::HeOptions he_options(const char* fn, double negative_slope, pi_fan_mode mode, const char* nonlinearity,
                                 int32_t truncated, const pi_fan_layout* layout) {
   paraminit::HeOptions o;
-  o.a = a;
+  o.negative_slope = negative_slope;
   o.mode = static_cast<paraminit::FanMode>(mode);
   o.nonlinearity = nonlinearity == nullptr ? paraminit::Nonlinearity::leaky_relu : to_nonlinearity(fn, nonlinearity);
   o.truncated = truncated != 0;
@@ -143,6 +172,17 @@ pi_status pi_context_create_cuda(int32_t device, void* cuda_stream, pi_context**
 
 void pi_context_destroy(pi_context* ctx) { delete ctx; }
 
+const char* pi_version(void) { return PARAMINIT_VERSION_STRING; }
+
+pi_status pi_context_set_stream(pi_context* ctx, void* cuda_stream) {
+  return guarded([&] {
+    if (ctx == nullptr) paraminit::detail::fail(paraminit::Status::invalid_argument, "pi_context_set_stream: ctx is NULL");
+    if (!ctx->ctx.is_cuda())
+      paraminit::detail::fail(paraminit::Status::invalid_argument, "pi_context_set_stream: a CPU context has no stream");
+    ctx->ctx.set_stream(cuda_stream);
+  });
+}
+
 pi_status pi_constant(pi_context* ctx, const pi_tensor* t, double value) {
   return guarded([&] {
     const auto v = to_view("pi_constant", ctx, t);
@@ -173,11 +213,18 @@ pi_status pi_trunc_normal(pi_context* ctx, const pi_tensor* t, pi_key key, doubl
 }
 
 pi_status pi_sparse(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit, double std) {
+  return pi_sparse_ex(ctx, t, key, nonzeros_per_unit, std, PI_SPARSE_NORMAL, 0);
+}
+
+pi_status pi_sparse_ex(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit, double std,
+                       pi_sparse_values values, int32_t unit_axis) {
   return guarded([&] {
     const auto v = to_view("pi_sparse", ctx, t);
     paraminit::SparseOptions o;
     o.nonzeros_per_unit = nonzeros_per_unit;
     o.std = std;
+    o.values = to_enum<paraminit::SparseValues>("pi_sparse", "values", values);
+    o.unit_axis = unit_axis;
     paraminit::sparse(ctx->ctx, v, to_key(key), o);
   });
 }
@@ -206,14 +253,14 @@ pi_status pi_compute_fans(const pi_tensor* t, const pi_fan_layout* layout, int64
 pi_status pi_calculate_gain(const char* nonlinearity, double param, double* gain) {
   return guarded([&] {
     require_out("pi_calculate_gain", gain, "gain");
-    *gain = paraminit::calculate_gain(to_nonlinearity("pi_calculate_gain", nonlinearity), param);
+    *gain = paraminit::calculate_gain(to_nonlinearity("pi_calculate_gain", nonlinearity), c_param(param));
   });
 }
 
 pi_status pi_quadrature_gain(const char* nonlinearity, double param, double* gain) {
   return guarded([&] {
     require_out("pi_quadrature_gain", gain, "gain");
-    *gain = paraminit::quadrature_gain(to_nonlinearity("pi_quadrature_gain", nonlinearity), param);
+    *gain = paraminit::quadrature_gain(to_nonlinearity("pi_quadrature_gain", nonlinearity), c_param(param));
   });
 }
 
@@ -330,32 +377,48 @@ pi_status pi_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double 
 
 pi_status pi_orthogonal_ex(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, pi_orthogonal_path path,
                            int32_t batch_dims) {
+  return pi_orthogonal_with_info(ctx, t, key, gain, path, batch_dims, nullptr);
+}
+
+pi_status pi_orthogonal_with_info(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, pi_orthogonal_path path,
+                                  int32_t batch_dims, pi_orthogonal_info* info) {
   return guarded([&] {
     const auto v = to_view("pi_orthogonal", ctx, t);
     paraminit::OrthogonalOptions o;
     o.gain = gain;
-    o.path = static_cast<paraminit::OrthogonalPath>(path);
+    o.path = to_enum<paraminit::OrthogonalPath>("pi_orthogonal", "path", path);
     o.batch_dims = batch_dims;
-    paraminit::orthogonal(ctx->ctx, v, to_key(key), o);
+    put_info(info, paraminit::orthogonal(ctx->ctx, v, to_key(key), o));
   });
 }
 
 uint64_t pi_batch_stream(uint64_t stream, uint64_t k) { return paraminit::batch_stream(stream, k); }
 
 pi_status pi_delta_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t allow_even) {
+  return pi_delta_orthogonal_with_info(ctx, t, key, gain, allow_even, PI_ORTHO_AUTOMATIC, nullptr);
+}
+
+pi_status pi_delta_orthogonal_with_info(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t allow_even,
+                                        pi_orthogonal_path path, pi_orthogonal_info* info) {
   return guarded([&] {
     const auto v = to_view("pi_delta_orthogonal", ctx, t);
     paraminit::DeltaOrthogonalOptions o;
     o.gain = gain;
     o.allow_even = allow_even != 0;
-    paraminit::delta_orthogonal(ctx->ctx, v, to_key(key), o);
+    o.path = to_enum<paraminit::OrthogonalPath>("pi_delta_orthogonal", "path", path);
+    put_info(info, paraminit::delta_orthogonal(ctx->ctx, v, to_key(key), o));
   });
 }
 
 pi_status pi_orthogonalize(pi_context* ctx, const pi_tensor* t, double gain) {
+  return pi_orthogonalize_with_info(ctx, t, gain, PI_ORTHO_AUTOMATIC, nullptr);
+}
+
+pi_status pi_orthogonalize_with_info(pi_context* ctx, const pi_tensor* t, double gain, pi_orthogonal_path path,
+                                     pi_orthogonal_info* info) {
   return guarded([&] {
     const auto v = to_view("pi_orthogonalize", ctx, t);
-    paraminit::orthogonalize(ctx->ctx, v, gain);
+    put_info(info, paraminit::orthogonalize(ctx->ctx, v, gain, to_enum<paraminit::OrthogonalPath>("pi_orthogonalize", "path", path)));
   });
 }
 

@@ -60,13 +60,13 @@ void backward_gemm(const Mat& dz, const float* w, std::int64_t batch, std::int64
 #endif
 }
 
-static_assert(static_cast<int>(Activation::identity) == kernels::kIdentity && static_cast<int>(Activation::relu) == kernels::kRelu &&
-                  static_cast<int>(Activation::leaky_relu) == kernels::kLeakyRelu && static_cast<int>(Activation::tanh) == kernels::kTanh &&
-                  static_cast<int>(Activation::sigmoid) == kernels::kSigmoid && static_cast<int>(Activation::gelu) == kernels::kGelu &&
-                  static_cast<int>(Activation::silu) == kernels::kSilu,
-              "kernels/activation.hpp's codes are paraminit::Activation's values");
-float act(Activation a, float x, float slope) { return kernels::activation(static_cast<int>(a), x, slope); }
-float act_grad(Activation a, float x, float slope) { return kernels::activation_grad(static_cast<int>(a), x, slope); }
+static_assert(static_cast<int>(Nonlinearity::linear) == kernels::kLinear && static_cast<int>(Nonlinearity::relu) == kernels::kRelu &&
+                  static_cast<int>(Nonlinearity::leaky_relu) == kernels::kLeakyRelu && static_cast<int>(Nonlinearity::tanh) == kernels::kTanh &&
+                  static_cast<int>(Nonlinearity::sigmoid) == kernels::kSigmoid && static_cast<int>(Nonlinearity::gelu) == kernels::kGelu &&
+                  static_cast<int>(Nonlinearity::silu) == kernels::kSilu,
+              "kernels/activation.hpp's codes are paraminit::Nonlinearity's values");
+float act(Nonlinearity a, float x, float slope) { return kernels::activation(static_cast<int>(a), x, slope); }
+float act_grad(Nonlinearity a, float x, float slope) { return kernels::activation_grad(static_cast<int>(a), x, slope); }
 
 // Partial sums of one block of rows.
 struct Acc {
@@ -138,11 +138,11 @@ std::array<Acc, K> for_rows(ThreadPool& pool, std::int64_t rows, F fn) {
 // Calls f(act_fn, grad_fn) with the activation's functions as lambdas of a fixed activation, so that
 // the element loops have no switch inside (they vectorize for relu and identity).
 template <class F>
-void with_activation(Activation a, float slope, F f) {
+void with_activation(Nonlinearity a, float slope, F f) {
   switch (a) {
-    case Activation::identity: return f([](float x) { return x; }, [](float) { return 1.0f; });
-    case Activation::relu: return f([](float x) { return x > 0 ? x : 0.0f; }, [](float x) { return x > 0 ? 1.0f : 0.0f; });
-    case Activation::leaky_relu:
+    case Nonlinearity::linear: return f([](float x) { return x; }, [](float) { return 1.0f; });
+    case Nonlinearity::relu: return f([](float x) { return x > 0 ? x : 0.0f; }, [](float x) { return x > 0 ? 1.0f : 0.0f; });
+    case Nonlinearity::leaky_relu:
       return f([slope](float x) { return x > 0 ? x : slope * x; }, [slope](float x) { return x > 0 ? 1.0f : slope; });
     default:
       return f([a, slope](float x) { return act(a, x, slope); }, [a, slope](float x) { return act_grad(a, x, slope); });
@@ -197,6 +197,16 @@ void require_blas(const char* fn) {
 
 }  // namespace
 
+// A Nonlinearity the dense-layer stack does not implement: Status::unsupported naming it and where.
+void require_calibration_activation(Nonlinearity a, const char* fn, const std::string& at) {
+  const int v = static_cast<int>(a);
+  if (v < 0 || v > static_cast<int>(Nonlinearity::hardsigmoid))
+    fail(Status::invalid_argument, where(fn) + at + "activation = " + std::to_string(v) + " is not a paraminit::Nonlinearity");
+  if (!calibration_supports(a))
+    fail(Status::unsupported, where(fn) + at + "activation " + to_string(a) +
+                                  " is not implemented by the calibration (supported: linear, relu, leaky_relu, tanh, sigmoid, gelu, silu)");
+}
+
 StackShape check_stack(const ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn) {
   if (layers.empty()) fail(Status::invalid_argument, where(fn) + "no layers");
   const Geometry gx = check_view(ctx, x, fn);
@@ -222,9 +232,7 @@ StackShape check_stack(const ContextImpl& ctx, const std::vector<DenseLayer>& la
       if (L.bias.rank != 1 || L.bias.shape[0] != L.weight.shape[0])
         fail(Status::invalid_argument, where(fn) + at + "the bias must be (" + std::to_string(L.weight.shape[0]) + ",)");
     }
-    const int a = static_cast<int>(L.activation);
-    if (a < 0 || a > static_cast<int>(Activation::silu))
-      fail(Status::invalid_argument, where(fn) + at + "activation = " + std::to_string(a) + " is not a paraminit::Activation");
+    require_calibration_activation(L.activation, fn, at);
     if (L.weight.shape[0] > INT32_MAX || L.weight.shape[1] > INT32_MAX || c.batch > INT32_MAX)
       fail(Status::unsupported, where(fn) + at + "a dimension beyond BLAS's 32-bit integers");
     c.in.push_back(L.weight.shape[1]);
@@ -263,7 +271,7 @@ std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<Dens
                                               const StatisticsOptions& opt) {
   using namespace detail;
   const char* fn = "paraminit::layer_statistics";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const StackShape ck = check_stack(ctx, layers, x, fn);
 #if defined(PARAMINIT_WITH_CUDA)
   if (ctx.cuda) return cuda_layer_statistics(c, layers, x, opt, ck);
@@ -346,7 +354,7 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
                                             const LsuvOptions& opt) {
   using namespace detail;
   const char* fn = "paraminit::calibrate_lsuv";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const StackShape ck = check_stack(ctx, layers, x, fn);
   if (!std::isfinite(opt.target_std) || !(opt.target_std > 0))
     fail(Status::invalid_argument, where(fn) + "target_std = " + fmt_double(opt.target_std) + " must be finite and > 0");
@@ -444,18 +452,26 @@ double binomial_digamma(std::int64_t n) {
 }  // namespace
 }  // namespace detail
 
-double random_walk_gain(Activation a, std::int64_t width, double slope) {
+bool calibration_supports(Nonlinearity nl) noexcept {
+  switch (nl) {
+    case Nonlinearity::linear: case Nonlinearity::relu: case Nonlinearity::leaky_relu: case Nonlinearity::tanh:
+    case Nonlinearity::sigmoid: case Nonlinearity::gelu: case Nonlinearity::silu:
+      return true;
+    default:
+      return false;
+  }
+}
+
+double random_walk_gain(Nonlinearity a, std::int64_t width, double slope) {
   using namespace detail;
   const char* fn = "paraminit::random_walk_gain";
   if (width < 2) fail(Status::invalid_argument, where(fn) + "width = " + std::to_string(width) + " must be >= 2");
   require_finite(fn, "negative_slope", slope);
-  const int ai = static_cast<int>(a);
-  if (ai < 0 || ai > static_cast<int>(Activation::silu))
-    fail(Status::invalid_argument, where(fn) + "activation = " + std::to_string(ai) + " is not a paraminit::Activation");
+  require_calibration_activation(a, fn, "");
   const double N = static_cast<double>(width);
   const double chi = digamma(N / 2) + std::log(2 / N);  // E ln(chi2_N / N)
-  if (a == Activation::identity) return std::sqrt(N / (2 * std::exp(digamma(N / 2))));
-  if (a == Activation::relu) return std::sqrt(N / (2 * std::exp(binomial_digamma(width))));
+  if (a == Nonlinearity::linear) return std::sqrt(N / (2 * std::exp(digamma(N / 2))));
+  if (a == Nonlinearity::relu) return std::sqrt(N / (2 * std::exp(binomial_digamma(width))));
   // Monte Carlo with fixed draws (deterministic): M samples of N pre-activations and N sphere weights.
   const std::int64_t M = std::max<std::int64_t>(64, std::min<std::int64_t>(4096, (std::int64_t{1} << 20) / width));
   // The draws are the library's own f64 normal() with Key{kRandomWalkSeed, 0 | 1 | 2} (include/
@@ -472,7 +488,7 @@ double random_walk_gain(Activation a, std::int64_t width, double slope) {
   const float fs = static_cast<float>(slope);
   // Mean-field fixed point of q = g^2 E[f(sqrt(q) z)^2] (from q = 1; 0 when it collapses).
   // Piecewise-linear activations have scale-free derivatives: no fixed point needed.
-  const bool scale_free = a == Activation::leaky_relu;
+  const bool scale_free = a == Nonlinearity::leaky_relu;
   auto fixed_q = [&](double g) {
     double q = 1;
     if (scale_free) return q;
@@ -503,8 +519,7 @@ double random_walk_gain(Activation a, std::int64_t width, double slope) {
     }
     return std::log(g * g) + acc / static_cast<double>(M) + chi;
   };
-  static const char* const kNames[] = {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu"};
-  const std::string what = std::string("activation ") + kNames[ai] + ", width " + std::to_string(width) +
+  const std::string what = std::string("activation ") + to_string(a) + ", width " + std::to_string(width) +
                            (scale_free ? ", negative_slope " + fmt_double(slope) : std::string());
   auto checked = [&](double g) {
     const double e = mean_log_z(g);

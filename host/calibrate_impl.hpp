@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "paraminit/calibrate.hpp"
@@ -16,6 +17,8 @@ struct StackShape {
   std::int64_t batch = 0, width0 = 0;
   std::vector<std::int64_t> in, out;
 };
+// A Nonlinearity outside calibration_supports: Status::unsupported naming it and `at` (e.g. "layer 2: ").
+void require_calibration_activation(Nonlinearity a, const char* fn, const std::string& at);
 // Validates the stack (every view on ctx's side: host or device memory). Errors name the layer.
 StackShape check_stack(const ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn);
 

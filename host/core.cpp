@@ -12,20 +12,6 @@
 
 namespace paraminit {
 
-const char* to_string(Status s) noexcept {
-  switch (s) {
-    case Status::ok: return "ok";
-    case Status::invalid_argument: return "invalid argument";
-    case Status::unsupported: return "unsupported";
-    case Status::device: return "device error";
-    case Status::out_of_memory: return "out of memory";
-    case Status::numerical: return "numerical error";
-    case Status::io: return "I/O error";
-    case Status::internal: return "internal error";
-  }
-  return "unknown status";
-}
-
 Error::Error(Status code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
 std::size_t dtype_size(DType t) noexcept {
@@ -38,16 +24,6 @@ std::size_t dtype_size(DType t) noexcept {
   return 0;
 }
 
-const char* to_string(DType t) noexcept {
-  switch (t) {
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
-  }
-  return "unknown dtype";
-}
-
 TensorView TensorView::of(void* data, DType dtype, std::initializer_list<std::int64_t> shape) {
   TensorView v;
   v.data = data;
@@ -58,6 +34,16 @@ TensorView TensorView::of(void* data, DType dtype, std::initializer_list<std::in
     if (d < kMaxRank) v.shape[d] = e;
     ++d;
   }
+  return v;
+}
+
+TensorView TensorView::of(void* data, DType dtype, const std::int64_t* shape, int rank) {
+  TensorView v;
+  v.data = data;
+  v.dtype = dtype;
+  // A null shape with extents to read: rank -1, which every function rejects ("outside 0..8").
+  v.rank = shape == nullptr && rank > 0 ? -1 : rank;
+  for (int d = 0; d < rank && d < kMaxRank && shape != nullptr; ++d) v.shape[d] = shape[d];
   return v;
 }
 
@@ -125,6 +111,11 @@ bool Context::is_cuda() const noexcept { return impl_->cuda; }
 int Context::threads() const noexcept { return impl_->pool ? impl_->pool->size() : 0; }
 int Context::device() const noexcept { return impl_->cuda ? impl_->device : -1; }
 void* Context::stream() const noexcept { return impl_->stream; }
+
+void Context::set_stream(void* cuda_stream) {
+  if (!impl_->cuda) detail::fail(Status::invalid_argument, "paraminit::Context::set_stream: a CPU context has no stream");
+  impl_->stream = cuda_stream;
+}
 
 int cuda_device_count() noexcept { return detail::cuda_devices(); }
 

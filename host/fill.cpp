@@ -125,22 +125,22 @@ void host_values_fill(ContextImpl& ctx, const TensorView& t, const Geometry& geo
 
 void constant(Context& c, const TensorView& t, double value) {
   const char* fn = "paraminit::constant";
-  detail::constant_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), value, fn);
+  detail::constant_fill(detail::impl(c), t, detail::check_view(detail::impl(c), t, fn), value, fn);
 }
 
 void uniform(Context& c, const TensorView& t, Key key, UniformOptions o) {
   const char* fn = "paraminit::uniform";
-  detail::uniform_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), key, o, fn);
+  detail::uniform_fill(detail::impl(c), t, detail::check_view(detail::impl(c), t, fn), key, o, fn);
 }
 
 void normal(Context& c, const TensorView& t, Key key, NormalOptions o) {
   const char* fn = "paraminit::normal";
-  detail::normal_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), key, o, fn);
+  detail::normal_fill(detail::impl(c), t, detail::check_view(detail::impl(c), t, fn), key, o, fn);
 }
 
 void trunc_normal(Context& c, const TensorView& t, Key key, TruncNormalOptions o) {
   const char* fn = "paraminit::trunc_normal";
-  detail::trunc_normal_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), key, o, fn);
+  detail::trunc_normal_fill(detail::impl(c), t, detail::check_view(detail::impl(c), t, fn), key, o, fn);
 }
 
 }  // namespace paraminit

@@ -121,50 +121,18 @@ double activation(Nonlinearity nl, double x, double p) {
   return x;
 }
 
-struct NameEntry {
-  const char* name;
-  Nonlinearity nl;
-};
-constexpr NameEntry kNames[] = {
-    {"linear", Nonlinearity::linear},
-    {"conv1d", Nonlinearity::conv1d},
-    {"conv2d", Nonlinearity::conv2d},
-    {"conv3d", Nonlinearity::conv3d},
-    {"conv_transpose1d", Nonlinearity::conv_transpose1d},
-    {"conv_transpose2d", Nonlinearity::conv_transpose2d},
-    {"conv_transpose3d", Nonlinearity::conv_transpose3d},
-    {"sigmoid", Nonlinearity::sigmoid},
-    {"tanh", Nonlinearity::tanh},
-    {"relu", Nonlinearity::relu},
-    {"leaky_relu", Nonlinearity::leaky_relu},
-    {"selu", Nonlinearity::selu},
-    {"elu", Nonlinearity::elu},
-    {"celu", Nonlinearity::celu},
-    {"gelu", Nonlinearity::gelu},
-    {"gelu_tanh", Nonlinearity::gelu_tanh},
-    {"silu", Nonlinearity::silu},
-    {"mish", Nonlinearity::mish},
-    {"softplus", Nonlinearity::softplus},
-    {"softsign", Nonlinearity::softsign},
-    {"hardtanh", Nonlinearity::hardtanh},
-    {"relu6", Nonlinearity::relu6},
-    {"hardswish", Nonlinearity::hardswish},
-    {"hardsigmoid", Nonlinearity::hardsigmoid},
-};
-constexpr NameEntry kAliases[] = {
-    {"identity", Nonlinearity::linear}, {"swish", Nonlinearity::silu}, {"gelu_erf", Nonlinearity::gelu}};
-
 bool known(Nonlinearity nl) {
   const int v = static_cast<int>(nl);
   return v >= 0 && v <= static_cast<int>(Nonlinearity::hardsigmoid);
 }
 
 // The parameter actually used: the default when none is given; errors for bad ones.
-double resolve_param(Nonlinearity nl, double param, const char* fn) {
+double resolve_param(Nonlinearity nl, std::optional<double> given_param, const char* fn) {
   if (!known(nl))
     fail(Status::invalid_argument, where(fn) + "nonlinearity = " + std::to_string(static_cast<int>(nl)) +
                                        " is not a paraminit::Nonlinearity");
-  const bool given = !std::isnan(param);
+  const bool given = given_param.has_value();
+  const double param = given_param.value_or(0.0);
   const std::string name = to_string(nl);
   switch (nl) {
     case Nonlinearity::leaky_relu:
@@ -232,7 +200,7 @@ double second_moment(Nonlinearity nl, double p) {
 
 }  // namespace
 
-double gain_squared(Nonlinearity nl, double param, const char* fn) {
+double gain_squared(Nonlinearity nl, std::optional<double> param, const char* fn) {
   const double p = resolve_param(nl, param, fn);
   switch (nl) {
     case Nonlinearity::linear: case Nonlinearity::conv1d: case Nonlinearity::conv2d: case Nonlinearity::conv3d:
@@ -247,7 +215,7 @@ double gain_squared(Nonlinearity nl, double param, const char* fn) {
   }
 }
 
-double gain_value(Nonlinearity nl, double param, const char* fn) {
+double gain_value(Nonlinearity nl, std::optional<double> param, const char* fn) {
   const double p = resolve_param(nl, param, fn);
   switch (nl) {  // PyTorch's formulas, evaluated as it does
     case Nonlinearity::tanh: return 5.0 / 3;
@@ -260,29 +228,11 @@ double gain_value(Nonlinearity nl, double param, const char* fn) {
 
 }  // namespace detail
 
-const char* to_string(Nonlinearity nl) noexcept {
-  for (const auto& e : detail::kNames)
-    if (e.nl == nl) return e.name;
-  return "unknown nonlinearity";
-}
-
-Nonlinearity nonlinearity_from_name(std::string_view name) {
-  for (const auto& e : detail::kNames)
-    if (name == e.name) return e.nl;
-  for (const auto& e : detail::kAliases)
-    if (name == e.name) return e.nl;
-  std::string list;
-  for (const auto& e : detail::kNames) list += std::string(list.empty() ? "" : ", ") + e.name;
-  detail::fail(Status::invalid_argument, "paraminit::nonlinearity_from_name: unknown nonlinearity \"" +
-                                             std::string(name) + "\" (known: " + list +
-                                             "; aliases identity, swish, gelu_erf)");
-}
-
-double calculate_gain(Nonlinearity nl, double param) {
+double calculate_gain(Nonlinearity nl, std::optional<double> param) {
   return detail::gain_value(nl, param, "paraminit::calculate_gain");
 }
 
-double quadrature_gain(Nonlinearity nl, double param) {
+double quadrature_gain(Nonlinearity nl, std::optional<double> param) {
   const char* fn = "paraminit::quadrature_gain";
   const double p = detail::resolve_param(nl, param, fn);
   return 1.0 / std::sqrt(detail::second_moment(nl, p));

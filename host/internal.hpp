@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "paraminit/paraminit.hpp"
@@ -21,6 +22,14 @@ struct ContextImpl {
   std::shared_ptr<void> linalg;        // CUDA: cuSOLVER / cuBLAS handles and the grow-only workspace
                                        // of the orthogonal family (cuda/orthogonal.cu), made on first use
 };
+
+// The library's access to a context's state (Context befriends ContextAccess; users have neither).
+struct ContextAccess {
+  static ContextImpl& impl(Context& c) noexcept { return *c.impl_; }
+  static const ContextImpl& impl(const Context& c) noexcept { return *c.impl_; }
+};
+inline ContextImpl& impl(Context& c) noexcept { return ContextAccess::impl(c); }
+inline const ContextImpl& impl(const Context& c) noexcept { return ContextAccess::impl(c); }
 
 [[noreturn]] void fail(Status code, const std::string& message);
 
@@ -65,8 +74,8 @@ std::string fmt_double(double x);
 
 // Fans and gains (host/gains.cpp), reporting errors under the caller's name.
 Fans compute_fans_checked(const TensorView& t, const FanLayout& layout, const char* fn);
-double gain_value(Nonlinearity nl, double param, const char* fn);    // calculate_gain
-double gain_squared(Nonlinearity nl, double param, const char* fn);  // its square, exact for the table  // shortest round-trip text
+double gain_value(Nonlinearity nl, std::optional<double> param, const char* fn);    // calculate_gain
+double gain_squared(Nonlinearity nl, std::optional<double> param, const char* fn);  // its square, exact for the table  // shortest round-trip text
 
 // CUDA side (cuda/context.cpp when built with CUDA, host/no_cuda.cpp otherwise).
 int cuda_devices() noexcept;

@@ -328,7 +328,7 @@ OrthogonalInfo run(ContextImpl& ctx, const TensorView& t, const Geometry& geo, c
 OrthogonalInfo orthogonal(Context& c, const TensorView& t, Key key, const OrthogonalOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::orthogonal";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   if (o.batch_dims < 0 || o.batch_dims > kMaxRank)
     fail(Status::invalid_argument, where(fn) + "batch_dims = " + std::to_string(o.batch_dims) + " is out of range");
@@ -363,7 +363,7 @@ OrthogonalInfo orthogonal(Context& c, const TensorView& t, Key key, const Orthog
 OrthogonalInfo delta_orthogonal(Context& c, const TensorView& t, Key key, const DeltaOrthogonalOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::delta_orthogonal";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   require_conv_weight(t, fn);
   std::int64_t shape[kMaxRank];
@@ -394,7 +394,7 @@ OrthogonalInfo delta_orthogonal(Context& c, const TensorView& t, Key key, const 
 OrthogonalInfo orthogonalize(Context& c, const TensorView& t, double gain, OrthogonalPath path) {
   using namespace detail;
   const char* fn = "paraminit::orthogonalize";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   if (t.window_dim >= 0)
     fail(Status::invalid_argument, where(fn) + "needs the whole weight, not a window (its Q depends on every entry)");

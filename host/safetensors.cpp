@@ -294,7 +294,7 @@ const SafetensorsTensor* SafetensorsReader::find(std::string_view name) const no
 void SafetensorsReader::read(Context& c, std::string_view name, const TensorView& dst) const {
   using namespace detail;
   const char* fn = "paraminit::SafetensorsReader::read";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const SafetensorsTensor* t = find(name);
   if (t == nullptr) fail(Status::invalid_argument, where(fn) + "no tensor \"" + std::string(name) + "\" in " + impl_->path);
   if (!t->readable)

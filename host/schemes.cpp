@@ -86,14 +86,14 @@ void pytorch_or_truncated(ContextImpl& ctx, const TensorView& t, const Geometry&
 }
 
 void lecun(Context& c, const TensorView& t, Key key, const LecunOptions& o, bool uniform, const char* fn) {
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   const double n = chosen_fan(t, o.fans, FanMode::fan_in, fn);
   pytorch_or_truncated(ctx, t, geo, key, uniform, o.truncated, std::sqrt(1.0 / n), 1.0, n, fn);
 }
 
 void glorot(Context& c, const TensorView& t, Key key, const GlorotOptions& o, bool uniform, const char* fn) {
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   check_gain(o.gain, fn);
   const double n = chosen_fan(t, o.fans, FanMode::fan_avg, fn);
@@ -104,12 +104,12 @@ void glorot(Context& c, const TensorView& t, Key key, const GlorotOptions& o, bo
 }
 
 void he(Context& c, const TensorView& t, Key key, const HeOptions& o, bool uniform, const char* fn) {
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   const bool leaky = o.nonlinearity == Nonlinearity::leaky_relu;
-  if (leaky) require_finite(fn, "a", o.a);
+  if (leaky) require_finite(fn, "negative_slope", o.negative_slope);
   // torch.nn.init.kaiming_*: gain = calculate_gain(nonlinearity, a); a only matters for leaky_relu.
-  const double param = leaky ? o.a : kDefaultParam;
+  const std::optional<double> param = leaky ? std::optional<double>(o.negative_slope) : std::nullopt;
   const double gain = gain_value(o.nonlinearity, param, fn), g2 = gain_squared(o.nonlinearity, param, fn);
   const double n = chosen_fan(t, o.fans, o.mode, fn);
   pytorch_or_truncated(ctx, t, geo, key, uniform, o.truncated, gain / std::sqrt(n), g2, n, fn);
@@ -121,7 +121,7 @@ void he(Context& c, const TensorView& t, Key key, const HeOptions& o, bool unifo
 void variance_scaling(Context& c, const TensorView& t, Key key, const VarianceScalingOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::variance_scaling";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   if (!std::isfinite(o.scale) || !(o.scale > 0))
     fail(Status::invalid_argument, where(fn) + "scale = " + fmt_double(o.scale) + " must be finite and > 0");
@@ -151,7 +151,7 @@ void he_normal(Context& c, const TensorView& t, Key key, const HeOptions& o) {
 void fan_in_uniform(Context& c, const TensorView& t, Key key, const FanInUniformOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::fan_in_uniform";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   if (o.fan_in < 0)
     fail(Status::invalid_argument, where(fn) + "fan_in = " + std::to_string(o.fan_in) + " is negative");
@@ -162,11 +162,11 @@ void fan_in_uniform(Context& c, const TensorView& t, Key key, const FanInUniform
 
 void zeros(Context& c, const TensorView& t) {
   const char* fn = "paraminit::zeros";
-  detail::constant_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), 0.0, fn);
+  detail::constant_fill(detail::impl(c), t, detail::check_view(detail::impl(c), t, fn), 0.0, fn);
 }
 void ones(Context& c, const TensorView& t) {
   const char* fn = "paraminit::ones";
-  detail::constant_fill(c.impl(), t, detail::check_view(c.impl(), t, fn), 1.0, fn);
+  detail::constant_fill(detail::impl(c), t, detail::check_view(detail::impl(c), t, fn), 1.0, fn);
 }
 
 namespace detail {
@@ -182,7 +182,7 @@ void check_structured_value(const char* fn, const char* name, double v, DType t)
 void eye(Context& c, const TensorView& t, double gain) {
   using namespace detail;
   const char* fn = "paraminit::eye";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   if (t.rank != 2)
     fail(Status::invalid_argument, where(fn) + "needs a 2-D tensor, got rank " + std::to_string(t.rank));
@@ -198,7 +198,7 @@ void eye(Context& c, const TensorView& t, double gain) {
 void dirac(Context& c, const TensorView& t, const DiracOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::dirac";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   require_conv_weight(t, fn);
   std::int64_t shape[kMaxRank];
@@ -222,7 +222,7 @@ void dirac(Context& c, const TensorView& t, const DiracOptions& o) {
 void gate_bias(Context& c, const TensorView& t, const GateBiasOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::gate_bias";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   struct LayoutInfo {
     const char* name;
@@ -258,7 +258,7 @@ void gate_bias(Context& c, const TensorView& t, const GateBiasOptions& o) {
 void output_bias(Context& c, const TensorView& t, const double* stats, std::int64_t n, const OutputBiasOptions& o) {
   using namespace detail;
   const char* fn = "paraminit::output_bias";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   const int act = static_cast<int>(o.activation);
   if (act < 0 || act > 2)
@@ -300,7 +300,7 @@ void output_bias(Context& c, const TensorView& t, const double* stats, std::int6
 void variance_parameter(Context& c, const TensorView& t, ScaleParameter kind, const double* variances, std::int64_t n) {
   using namespace detail;
   const char* fn = "paraminit::variance_parameter";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   const int k = static_cast<int>(kind);
   if (k < 0 || k > 4)

@@ -267,7 +267,7 @@ void cpu_sparse(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen
 void sparse(Context& c, const TensorView& t, Key key, SparseOptions o) {
   using namespace detail;
   const char* fn = "paraminit::sparse";
-  auto& ctx = c.impl();
+  auto& ctx = detail::impl(c);
   const Geometry geo = check_view(ctx, t, fn);
   if (t.rank < 2)
     fail(Status::invalid_argument, where(fn) + "rank " + std::to_string(t.rank) +

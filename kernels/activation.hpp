@@ -1,4 +1,4 @@
-// The activations of the dense-layer stack (include/paraminit/calibrate.hpp) and their derivatives,
+// The activations of the dense-layer stack (DenseLayer::activation, include/paraminit/calibrate.hpp) and their derivatives,
 // shared by the CPU statistics (host/calibrate.cpp) and the CUDA kernels (cuda/calibrate.cu).
 // f32 throughout; tanhf / expf / erfcf are the host's libm on the CPU and CUDA's math library on
 // the device, which may differ in the last bit: CPU and GPU statistics agree to a tolerance, not
@@ -12,12 +12,13 @@
 namespace paraminit {
 namespace kernels {
 
-// Activation codes: the values of paraminit::Activation.
-enum ActivationCode : int { kIdentity = 0, kRelu, kLeakyRelu, kTanh, kSigmoid, kGelu, kSilu };
+// Activation codes: the values of the paraminit::Nonlinearity enumerators of the same name (host/
+// calibrate.cpp asserts it); the calibration implements only these. Any other code is the identity.
+enum ActivationCode : int { kLinear = 0, kSigmoid = 7, kTanh = 8, kRelu = 9, kLeakyRelu = 10, kGelu = 14, kSilu = 16 };
 
 PI_HD float activation(int a, float x, float slope) {
   switch (a) {
-    case kIdentity: return x;
+    case kLinear: return x;
     case kRelu: return x > 0 ? x : 0.0f;
     case kLeakyRelu: return x > 0 ? x : slope * x;
     case kTanh: return tanhf(x);
@@ -30,7 +31,7 @@ PI_HD float activation(int a, float x, float slope) {
 
 PI_HD float activation_grad(int a, float x, float slope) {
   switch (a) {
-    case kIdentity: return 1.0f;
+    case kLinear: return 1.0f;
     case kRelu: return x > 0 ? 1.0f : 0.0f;
     case kLeakyRelu: return x > 0 ? 1.0f : slope;
     case kTanh: {

@@ -127,6 +127,65 @@ int main(void) {
   CHECK(pi_delta_orthogonal(ctx, &ct, key, 1.0, 0) == PI_OK);
   for (int i = 0; i < 24; ++i) CHECK(i % 3 == 1 || conv[i] == 0.0f);
 
+  /* Every option of the C++ API: the orthogonal path and what the call did. */
+  {
+    pi_orthogonal_info info;
+    memset(&info, 0x7f, sizeof info);
+    CHECK(pi_orthogonal_with_info(ctx, &t, key, 1.0, PI_ORTHO_HOUSEHOLDER, 0, &info) == PI_OK);
+    CHECK(info.path == PI_ORTHO_HOUSEHOLDER && info.cholesky_passes == 0 && info.orthogonality_error == -1.0);
+    float hh[6 * 5];
+    memcpy(hh, w, sizeof hh);
+    CHECK(pi_orthogonal_ex(ctx, &t, key, 1.0, PI_ORTHO_HOUSEHOLDER, 0) == PI_OK);
+    CHECK(memcmp(hh, w, sizeof hh) == 0); /* the same call without info */
+    CHECK(pi_orthogonal_with_info(ctx, &t, key, 1.0, PI_ORTHO_CHOLESKY_QR, 0, &info) == PI_OK);
+    CHECK(info.path != PI_ORTHO_AUTOMATIC && (info.path == PI_ORTHO_HOUSEHOLDER || info.cholesky_passes >= 1));
+    CHECK(pi_orthogonal_with_info(ctx, &t, key, 1.0, PI_ORTHO_CHOLESKY_QR2, 0, NULL) == PI_OK);
+    CHECK(pi_orthogonal_with_info(ctx, &t, key, 1.0, (pi_orthogonal_path)9, 0, &info) == PI_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(pi_last_error(), "path = 9") != NULL);
+    CHECK(pi_orthogonalize_with_info(ctx, &t, 1.0, PI_ORTHO_CHOLESKY_QR2, &info) == PI_OK);
+    CHECK(info.path == PI_ORTHO_HOUSEHOLDER || info.path == PI_ORTHO_CHOLESKY_QR2);
+    CHECK(pi_orthogonalize_with_info(ctx, &t, 1.0, PI_ORTHO_AUTOMATIC, &info) == PI_OK);
+    CHECK(info.path == PI_ORTHO_HOUSEHOLDER); /* automatic means Householder for orthogonalize */
+    float conv2[4 * 2 * 3];
+    pi_tensor ct2 = pi_tensor_make(conv2, PI_F32, 3, (const int64_t[3]){4, 2, 3});
+    CHECK(pi_delta_orthogonal_with_info(ctx, &ct2, key, 1.0, 0, PI_ORTHO_HOUSEHOLDER, &info) == PI_OK);
+    CHECK(info.path == PI_ORTHO_HOUSEHOLDER);
+    CHECK(pi_delta_orthogonal_with_info(ctx, &ct2, key, 1.0, 0, (pi_orthogonal_path)-1, NULL) == PI_ERR_INVALID_ARGUMENT);
+  }
+
+  /* Sparse values and unit axis: units are the columns of (6, 5) here, k = 2 of their 6 entries. */
+  {
+    float sp[6 * 5], sp2[6 * 5];
+    pi_tensor st = pi_tensor_make(sp, PI_F32, 2, shape), st2 = pi_tensor_make(sp2, PI_F32, 2, shape);
+    CHECK(pi_sparse(ctx, &st, key, 3, 0.1) == PI_OK);
+    CHECK(pi_sparse_ex(ctx, &st2, key, 3, 0.1, PI_SPARSE_NORMAL, 0) == PI_OK);
+    CHECK(memcmp(sp, sp2, sizeof sp) == 0);
+    CHECK(pi_sparse_ex(ctx, &st, key, 2, 0.1, PI_SPARSE_UNIFORM, -1) == PI_OK);
+    for (int c = 0; c < 5; ++c) {
+      int nz = 0;
+      for (int r = 0; r < 6; ++r)
+        if (sp[r * 5 + c] != 0.0f) {
+          ++nz;
+          CHECK(fabs(sp[r * 5 + c]) < sqrt(3.0) * 0.1 + 1e-6);
+        }
+      CHECK(nz == 2);
+    }
+    CHECK(pi_sparse_ex(ctx, &st, key, 2, 0.1, (pi_sparse_values)5, 0) == PI_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(pi_last_error(), "values = 5") != NULL);
+    CHECK(pi_sparse_ex(ctx, &st, key, 2, 0.1, PI_SPARSE_NORMAL, 2) == PI_ERR_INVALID_ARGUMENT);
+  }
+
+  /* The version, and streams belong to CUDA contexts only. */
+  {
+    const char* v = pi_version();
+    int dots = 0;
+    for (const char* c = v; *c != '\0'; ++c) dots += *c == '.';
+    CHECK(dots == 2 && v[0] >= '0' && v[0] <= '9');
+    CHECK(pi_context_set_stream(ctx, NULL) == PI_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(pi_last_error(), "CPU context") != NULL);
+    CHECK(pi_context_set_stream(NULL, NULL) == PI_ERR_INVALID_ARGUMENT);
+  }
+
   /* Errors: a status and a message naming the problem; nothing written. */
   w[0] = 7.0f;
   CHECK(pi_uniform(ctx, &t, key, 1.0, -1.0) == PI_ERR_INVALID_ARGUMENT);
@@ -149,6 +208,9 @@ int main(void) {
   const pi_status s = pi_context_create_cuda(0, NULL, &gpu);
   CHECK(s == PI_OK || s == PI_ERR_UNSUPPORTED || s == PI_ERR_DEVICE);
   if (s != PI_OK) CHECK(gpu == NULL && strlen(pi_last_error()) > 0);
+  if (s == PI_OK) {
+    CHECK(pi_context_set_stream(gpu, NULL) == PI_OK); /* the legacy default stream */
+  }
   pi_context_destroy(gpu);
 
   pi_context_destroy(ctx);

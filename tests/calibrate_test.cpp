@@ -16,7 +16,7 @@
 
 namespace {
 namespace pi = paraminit;
-using pi::Activation;
+using pi::Nonlinearity;
 using pi::DenseLayer;
 using pi::Key;
 using pi::TensorView;
@@ -27,7 +27,7 @@ using paraminit_test::ctx;
 struct Net {
   std::vector<std::vector<float>> w, b;
   std::vector<DenseLayer> layers;
-  Net(const std::vector<std::int64_t>& widths, Activation a, bool bias = false) {
+  Net(const std::vector<std::int64_t>& widths, Nonlinearity a, bool bias = false) {
     const std::size_t L = widths.size() - 1;
     w.resize(L);
     b.resize(L);
@@ -61,25 +61,25 @@ double log_rms(const std::vector<float>& x, std::int64_t batch, std::int64_t wid
   return acc / static_cast<double>(batch);
 }
 
-double f_ref(Activation a, double x) {
+double f_ref(Nonlinearity a, double x) {
   switch (a) {
-    case Activation::relu: return x > 0 ? x : 0;
-    case Activation::tanh: return std::tanh(x);
+    case Nonlinearity::relu: return x > 0 ? x : 0;
+    case Nonlinearity::tanh: return std::tanh(x);
     default: return x;
   }
 }
-double df_ref(Activation a, double x) {
+double df_ref(Nonlinearity a, double x) {
   switch (a) {
-    case Activation::relu: return x > 0 ? 1 : 0;
-    case Activation::tanh: return 1 - std::tanh(x) * std::tanh(x);
+    case Nonlinearity::relu: return x > 0 ? 1 : 0;
+    case Nonlinearity::tanh: return 1 - std::tanh(x) * std::tanh(x);
     default: return 1;
   }
 }
 
 TEST(LayerStatistics, MatchADoublePrecisionReferenceLoop) {
   const std::vector<std::int64_t> widths = {5, 7, 4, 3};
-  const Activation acts[] = {Activation::relu, Activation::tanh, Activation::identity};
-  Net net(widths, Activation::identity, true);
+  const Nonlinearity acts[] = {Nonlinearity::relu, Nonlinearity::tanh, Nonlinearity::linear};
+  Net net(widths, Nonlinearity::linear, true);
   for (std::size_t l = 0; l < 3; ++l) {
     net.layers[l].activation = acts[l];
     pi::normal(ctx(), net.layers[l].weight, Key{1, l}, {0.0, 0.5});
@@ -136,7 +136,7 @@ TEST(LayerStatistics, MatchADoublePrecisionReferenceLoop) {
 }
 
 TEST(Lsuv, TwentyLayerTanhAndReluNetworksReachUnitStd) {
-  for (Activation a : {Activation::tanh, Activation::relu}) {
+  for (Nonlinearity a : {Nonlinearity::tanh, Nonlinearity::relu}) {
     const std::int64_t width = 128, B = 256;
     Net net(std::vector<std::int64_t>(21, width), a);
     for (std::size_t l = 0; l < 20; ++l) pi::normal(ctx(), net.layers[l].weight, Key{9, l}, {0.0, 0.3});  // badly scaled
@@ -149,14 +149,14 @@ TEST(Lsuv, TwentyLayerTanhAndReluNetworksReachUnitStd) {
     const auto st = pi::layer_statistics(ctx(), net.layers, xv);
     for (std::size_t l = 0; l < 20; ++l) {
       EXPECT_TRUE(rep[l].converged) << "layer " << l;
-      EXPECT_LT(std::fabs(st[l].pre_activation.std - 1.0), 0.05) << (a == Activation::tanh ? "tanh" : "relu") << " layer " << l;
+      EXPECT_LT(std::fabs(st[l].pre_activation.std - 1.0), 0.05) << (a == Nonlinearity::tanh ? "tanh" : "relu") << " layer " << l;
       EXPECT_EQ(st[l].pre_activation.std, rep[l].std_after);
     }
   }
 }
 
 // The linear network of width n and depth L with each layer's weights from `init`.
-std::vector<pi::LayerStatistics> run_depth(std::int64_t width, std::size_t L, std::int64_t B, Activation a, Key key,
+std::vector<pi::LayerStatistics> run_depth(std::int64_t width, std::size_t L, std::int64_t B, Nonlinearity a, Key key,
                                           const std::function<void(const TensorView&, Key)>& init, double* input_log_rms,
                                           double* input_std) {
   Net net(std::vector<std::int64_t>(L + 1, width), a);
@@ -174,7 +174,7 @@ std::vector<pi::LayerStatistics> run_depth(std::int64_t width, std::size_t L, st
 
 TEST(DepthTheory, OrthogonalLinearKeepsTheStdThrough1000Layers) {
   double lr, s0;
-  const auto st = run_depth(64, 1000, 32, Activation::identity, Key{1, 2},
+  const auto st = run_depth(64, 1000, 32, Nonlinearity::linear, Key{1, 2},
                             [](const TensorView& w, Key k) { pi::orthogonal(ctx(), w, k); }, &lr, &s0);
   EXPECT_NEAR(st[999].activation.std / s0, 1.0, 1e-3);
   EXPECT_NEAR(st[0].gradient.std / st[999].gradient.std, 1.0, 1e-3);  // gradients too, from the top down
@@ -184,7 +184,7 @@ TEST(DepthTheory, FanInUniformShrinksBy3ToTheHalfDepth) {
   // Var(U(-1/sqrt m, 1/sqrt m)) = 1/(3m): each layer multiplies the second moment by 1/3.
   double lr, s0;
   const std::size_t L = 40;
-  const auto st = run_depth(256, L, 64, Activation::identity, Key{3, 4},
+  const auto st = run_depth(256, L, 64, Nonlinearity::linear, Key{3, 4},
                             [](const TensorView& w, Key k) { pi::fan_in_uniform(ctx(), w, k); }, &lr, &s0);
   const double predicted = 0.5 * static_cast<double>(L) * std::log(1.0 / 3);
   EXPECT_NEAR(std::log(st[L - 1].activation.std / s0), predicted, 0.05 * std::fabs(predicted));
@@ -216,12 +216,12 @@ TEST(DepthTheory, ReluDriftFollowsTheRandomWalkTheory) {
   const double mu_he = 0.5 * (expected_psi_half_binomial(n) + std::log(4.0 / n));
   EXPECT_LT(mu_he, -0.004);
   EXPECT_GT(mu_he, -0.006);
-  const double g_rw = pi::random_walk_gain(Activation::relu, n);
+  const double g_rw = pi::random_walk_gain(Nonlinearity::relu, n);
   double drift_he = 0, drift_rw = 0;
   const int keys = 8;
   for (int k = 0; k < keys; ++k) {
     double lr, s0;
-    auto st = run_depth(n, L, 64, Activation::relu, Key{100, static_cast<std::uint64_t>(k)},
+    auto st = run_depth(n, L, 64, Nonlinearity::relu, Key{100, static_cast<std::uint64_t>(k)},
                         [](const TensorView& w, Key kk) {
                           pi::HeOptions o;
                           o.nonlinearity = pi::Nonlinearity::relu;
@@ -229,7 +229,7 @@ TEST(DepthTheory, ReluDriftFollowsTheRandomWalkTheory) {
                         },
                         &lr, &s0);
     drift_he += (st[L - 1].activation.log_rms - lr) / keys;
-    st = run_depth(n, L, 64, Activation::relu, Key{100, static_cast<std::uint64_t>(k)},
+    st = run_depth(n, L, 64, Nonlinearity::relu, Key{100, static_cast<std::uint64_t>(k)},
                    [&](const TensorView& w, Key kk) { pi::normal(ctx(), w, kk, {0.0, g_rw / std::sqrt(n)}); }, &lr, &s0);
     drift_rw += (st[L - 1].activation.log_rms - lr) / keys;
   }
@@ -241,19 +241,19 @@ TEST(DepthTheory, ReluDriftFollowsTheRandomWalkTheory) {
 TEST(RandomWalkGain, FormulasAndMonteCarloAgree) {
   for (int n : {16, 100, 256, 1024}) {
     // identity: g^2 = n / (2 exp(psi(n/2))); relu: n / (2 exp(E_k psi(k/2))).
-    EXPECT_NEAR(pi::random_walk_gain(Activation::identity, n), std::sqrt(n / (2 * std::exp(psi(n / 2.0)))), 1e-9) << n;
-    EXPECT_NEAR(pi::random_walk_gain(Activation::relu, n), std::sqrt(n / (2 * std::exp(expected_psi_half_binomial(n)))), 1e-9) << n;
+    EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::linear, n), std::sqrt(n / (2 * std::exp(psi(n / 2.0)))), 1e-9) << n;
+    EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::relu, n), std::sqrt(n / (2 * std::exp(expected_psi_half_binomial(n)))), 1e-9) << n;
     // The Monte-Carlo path (leaky_relu with slope 0 is relu) agrees with the exact relu value, to
     // 4 standard errors: g's relative error is sd(ln |D u|^2) / (2 sqrt(M)) with M = clamp(2^20 / n,
     // 64, 4096) draws, and sd(ln |D u|^2) <= 2.1 / sqrt(n) for relu (simulated: 0.53, 0.18, 0.11,
     // 0.054 at n = 16, 100, 256, 1024), so 4.2 / sqrt(n M): 1.6% at n = 16, 0.4% at n = 256.
     // (The former 0.5% was 1.2 standard errors at n = 16: the std::normal_distribution draws met it by chance.)
     const double M = std::max(64, std::min(4096, (1 << 20) / n));
-    EXPECT_NEAR(pi::random_walk_gain(Activation::leaky_relu, n, 0.0), pi::random_walk_gain(Activation::relu, n),
-                4.2 / std::sqrt(n * M) * pi::random_walk_gain(Activation::relu, n)) << n;
+    EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::leaky_relu, n, 0.0), pi::random_walk_gain(Nonlinearity::relu, n),
+                4.2 / std::sqrt(n * M) * pi::random_walk_gain(Nonlinearity::relu, n)) << n;
   }
-  EXPECT_NEAR(pi::random_walk_gain(Activation::relu, 100000), std::sqrt(2.0), 1e-3);  // He's gain at infinite width
-  const double gt = pi::random_walk_gain(Activation::tanh, 256);
+  EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::relu, 100000), std::sqrt(2.0), 1e-3);  // He's gain at infinite width
+  const double gt = pi::random_walk_gain(Nonlinearity::tanh, 256);
   EXPECT_GT(gt, 1.0);
   EXPECT_LT(gt, 1.3);
 }
@@ -265,18 +265,18 @@ TEST(RandomWalkGain, FormulasAndMonteCarloAgree) {
 struct LnZ {
   double mean, se;
 };
-LnZ mean_log_z_reference(Activation a, std::int64_t n, double slope, double g) {
+LnZ mean_log_z_reference(Nonlinearity a, std::int64_t n, double slope, double g) {
   auto f = [&](double x) {
     switch (a) {
-      case Activation::sigmoid: return 1 / (1 + std::exp(-x));
-      case Activation::leaky_relu: return x > 0 ? x : slope * x;
+      case Nonlinearity::sigmoid: return 1 / (1 + std::exp(-x));
+      case Nonlinearity::leaky_relu: return x > 0 ? x : slope * x;
       default: return x;
     }
   };
   auto df = [&](double x) {
     switch (a) {
-      case Activation::sigmoid: return f(x) * (1 - f(x));
-      case Activation::leaky_relu: return x > 0 ? 1.0 : slope;
+      case Nonlinearity::sigmoid: return f(x) * (1 - f(x));
+      case Nonlinearity::leaky_relu: return x > 0 ? 1.0 : slope;
       default: return 1.0;
     }
   };
@@ -288,7 +288,7 @@ LnZ mean_log_z_reference(Activation a, std::int64_t n, double slope, double g) {
   };
   const std::vector<double> xi = draw(M * n, 901), eta = draw(M * n, 902), zq = draw(1 << 16, 903);
   double q = 1;
-  if (a != Activation::leaky_relu)  // piecewise linear: f' does not depend on q
+  if (a != Nonlinearity::leaky_relu)  // piecewise linear: f' does not depend on q
     for (int it = 0; it < 1000; ++it) {
       double m = 0;
       for (double z : zq) m += f(std::sqrt(q) * z) * f(std::sqrt(q) * z);
@@ -321,12 +321,12 @@ TEST(RandomWalkGain, SolvesItsEquationOutsideTheOldBracket) {
   // difference of two such estimates. dE[ln Z]/d ln g is ~1 (sigmoid) to 2 (leaky_relu), so this
   // pins g to ~3%, and rejects the old edges (E[ln Z] = -0.24 at 8 for sigmoid, +1.2 at 0.5 for slope 5).
   struct Case {
-    Activation a;
+    Nonlinearity a;
     std::int64_t n;
     double slope;
   };
-  for (const Case c : {Case{Activation::sigmoid, 64, 0.01}, Case{Activation::sigmoid, 256, 0.01}, Case{Activation::leaky_relu, 256, 5.0},
-                       Case{Activation::leaky_relu, 256, 10.0}, Case{Activation::leaky_relu, 256, -5.0}}) {
+  for (const Case c : {Case{Nonlinearity::sigmoid, 64, 0.01}, Case{Nonlinearity::sigmoid, 256, 0.01}, Case{Nonlinearity::leaky_relu, 256, 5.0},
+                       Case{Nonlinearity::leaky_relu, 256, 10.0}, Case{Nonlinearity::leaky_relu, 256, -5.0}}) {
     const double g = pi::random_walk_gain(c.a, c.n, c.slope);
     const LnZ e = mean_log_z_reference(c.a, c.n, c.slope, g);
     EXPECT_LT(std::fabs(e.mean), 6 * std::sqrt(2.0) * e.se)
@@ -336,7 +336,7 @@ TEST(RandomWalkGain, SolvesItsEquationOutsideTheOldBracket) {
   // No gain exists when E[ln Z] is -inf: leaky_relu with slope 0 at width 2 has both units inactive
   // in a quarter of the draws (the bisection used to return its upper edge, 8).
   try {
-    const double g = pi::random_walk_gain(Activation::leaky_relu, 2, 0.0);
+    const double g = pi::random_walk_gain(Nonlinearity::leaky_relu, 2, 0.0);
     ADD_FAILURE() << "no error, g = " << g;
   } catch (const pi::Error& e) {
     EXPECT_EQ(e.code(), pi::Status::numerical) << e.what();
@@ -346,8 +346,8 @@ TEST(RandomWalkGain, SolvesItsEquationOutsideTheOldBracket) {
   // leaky_relu with slope s is s times leaky_relu with slope 1/s of the mirrored input, so
   // |D_s u|^2 ~ s^2 |D_(1/s) u|^2 and g(s) = g(1/s) / s (up to the two Monte-Carlo estimates' noise).
   for (double s : {5.0, 10.0})
-    EXPECT_NEAR(pi::random_walk_gain(Activation::leaky_relu, 256, s) * s, pi::random_walk_gain(Activation::leaky_relu, 256, 1 / s),
-                0.01 * pi::random_walk_gain(Activation::leaky_relu, 256, 1 / s)) << s;
+    EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::leaky_relu, 256, s) * s, pi::random_walk_gain(Nonlinearity::leaky_relu, 256, 1 / s),
+                0.01 * pi::random_walk_gain(Nonlinearity::leaky_relu, 256, 1 / s)) << s;
 }
 
 // The Monte-Carlo draws are the library's own Philox normals (documented in calibrate.hpp: f64
@@ -394,10 +394,10 @@ TEST(RandomWalkGain, DrawsAreTheLibrarysPhiloxNormals) {
       acc += std::log(num / den);
     }
     const double expect = std::exp(-0.5 * (acc / M + psi(n / 2.0) + std::log(2.0 / n)));
-    EXPECT_NEAR(pi::random_walk_gain(Activation::leaky_relu, n, slope), expect, 1e-9 * expect) << slope;
+    EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::leaky_relu, n, slope), expect, 1e-9 * expect) << slope;
   }
-  EXPECT_NEAR(pi::random_walk_gain(Activation::leaky_relu, n, 5.0), 0.28305609185891428, 1e-12 * 0.283);
-  EXPECT_NEAR(pi::random_walk_gain(Activation::tanh, n), 1.0217142098213134, 1e-9 * 1.02);
+  EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::leaky_relu, n, 5.0), 0.28305609185891428, 1e-12 * 0.283);
+  EXPECT_NEAR(pi::random_walk_gain(Nonlinearity::tanh, n), 1.0217142098213134, 1e-9 * 1.02);
 }
 
 TEST(CalibrateErrors, ClearMessagesNamingTheLayer) {
@@ -410,7 +410,7 @@ TEST(CalibrateErrors, ClearMessagesNamingTheLayer) {
       EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
     }
   };
-  Net net({8, 6, 5}, Activation::relu);
+  Net net({8, 6, 5}, Nonlinearity::relu);
   std::vector<float> x(4 * 8, 1.0f), wrong(5 * 7, 0.1f);
   const TensorView xv = TensorView::of(x.data(), pi::DType::f32, {4, 8});
   pi::normal(ctx(), net.layers[0].weight, Key{1, 1}, {0.0, 0.3});
@@ -421,6 +421,14 @@ TEST(CalibrateErrors, ClearMessagesNamingTheLayer) {
   expect(pi::Status::invalid_argument, "the minibatch is empty",
          [&] { pi::layer_statistics(ctx(), net.layers, TensorView::of(x.data(), pi::DType::f32, {0, 8})); });
   expect(pi::Status::invalid_argument, "no layers", [&] { pi::layer_statistics(ctx(), {}, xv); });
+  // One activation vocabulary: a Nonlinearity the calibration does not implement is refused by name.
+  net.layers[1].activation = Nonlinearity::selu;
+  expect(pi::Status::unsupported, "layer 1: activation selu is not implemented", [&] { pi::layer_statistics(ctx(), net.layers, xv); });
+  expect(pi::Status::unsupported, "layer 1: activation selu", [&] { pi::calibrate_lsuv(ctx(), net.layers, xv); });
+  expect(pi::Status::unsupported, "activation mish", [&] { pi::random_walk_gain(Nonlinearity::mish, 64); });
+  net.layers[1].activation = Nonlinearity::relu;
+  EXPECT_TRUE(pi::calibration_supports(Nonlinearity::gelu));
+  EXPECT_FALSE(pi::calibration_supports(Nonlinearity::conv2d));
   // Layer 1's weights are all zero: its pre-activation collapses to 0, so LSUV cannot rescale it.
   expect(pi::Status::numerical, "layer 1: the pre-activation std is 0", [&] { pi::calibrate_lsuv(ctx(), net.layers, xv); });
   // Huge weights overflow f32 at layer 1.

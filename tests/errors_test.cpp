@@ -45,6 +45,33 @@ const paraminit::Key kKey{1, 2};
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
+// TensorView::of with a run-time shape: the same view as the initializer_list form; bad ranks and a
+// null shape are rejected when the view is used, not when it is made.
+TEST(Errors, RunTimeShapes) {
+  const std::int64_t shape[3] = {4, 2, 8};
+  float x[64] = {};
+  const TensorView a = TensorView::of(x, DType::f32, shape, 3), b = TensorView::of(x, DType::f32, {4, 2, 8});
+  EXPECT_EQ(a.rank, b.rank);
+  for (int d = 0; d < paraminit::kMaxRank; ++d) EXPECT_EQ(a.shape[d], b.shape[d]) << d;
+  EXPECT_EQ(a.window_dim, -1);
+  EXPECT_EQ(TensorView::of(x, DType::f32, nullptr, 0).numel(), 1);  // a scalar needs no extents
+  const std::int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+  expect_error(Status::invalid_argument, {"rank 9", "0..8"},
+               [&](TensorView& v) { paraminit::uniform(cpu(), TensorView::of(v.data, v.dtype, nine, 9), kKey, {}); });
+  expect_error(Status::invalid_argument, {"rank -1"},
+               [&](TensorView& v) { paraminit::uniform(cpu(), TensorView::of(v.data, v.dtype, nullptr, 2), kKey, {}); });
+}
+
+// No parameter is std::nullopt (the activation's default); NaN is a given, non-finite parameter.
+TEST(Errors, GainParameters) {
+  EXPECT_EQ(paraminit::calculate_gain(paraminit::Nonlinearity::leaky_relu), paraminit::calculate_gain(paraminit::Nonlinearity::leaky_relu, 0.01));
+  EXPECT_EQ(paraminit::calculate_gain(paraminit::Nonlinearity::relu, std::nullopt), std::sqrt(2.0));
+  expect_error(Status::invalid_argument, {"negative_slope = nan", "not finite"},
+               [&](TensorView&) { paraminit::calculate_gain(paraminit::Nonlinearity::leaky_relu, kNaN); });
+  expect_error(Status::invalid_argument, {"relu takes no parameter"},
+               [&](TensorView&) { paraminit::quadrature_gain(paraminit::Nonlinearity::relu, 0.5); });
+}
+
 TEST(Errors, ViewProblems) {
   auto uni = [](TensorView& v) { paraminit::uniform(cpu(), v, kKey, {}); };
   expect_error(Status::invalid_argument, {"data is null"}, [&](TensorView& v) { v.data = nullptr; uni(v); });

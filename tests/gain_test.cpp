@@ -60,7 +60,7 @@ TEST(QuadratureGain, HighPrecisionIntegrals) {
       {"hardsigmoid", 0.27763909105651259637, 1.8978404247295589879},
   };
   for (const Ref& r : refs) {
-    const double g = pi::quadrature_gain(pi::nonlinearity_from_name(r.name));
+    const double g = pi::quadrature_gain(pi::from_name<pi::Nonlinearity>(r.name));
     EXPECT_NEAR(g, r.gain, kTol) << r.name;
     EXPECT_NEAR(g, r.gain, kTight) << r.name;
   }

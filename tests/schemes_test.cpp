@@ -83,9 +83,9 @@ TEST(Gains, PyTorchCalculateGainTable) {
   EXPECT_EQ(pi::calculate_gain(Nonlinearity::leaky_relu, 0.2), 1.3867504905630728);  // sqrt(2 / 1.04)
   EXPECT_EQ(pi::calculate_gain(Nonlinearity::leaky_relu, 0.0), 1.4142135623730951);
   EXPECT_EQ(pi::calculate_gain(Nonlinearity::selu), 0.75);
-  EXPECT_EQ(pi::calculate_gain(pi::nonlinearity_from_name("identity")), 1.0);
-  EXPECT_EQ(pi::nonlinearity_from_name("swish"), Nonlinearity::silu);
-  EXPECT_EQ(pi::nonlinearity_from_name("conv_transpose2d"), Nonlinearity::conv_transpose2d);
+  EXPECT_EQ(pi::calculate_gain(pi::from_name<pi::Nonlinearity>("identity")), 1.0);
+  EXPECT_EQ(pi::from_name<pi::Nonlinearity>("swish"), Nonlinearity::silu);
+  EXPECT_EQ(pi::from_name<pi::Nonlinearity>("conv_transpose2d"), Nonlinearity::conv_transpose2d);
 }
 
 // ---- fan-based schemes: bound / std against the published formulas ---------------------------------------
@@ -159,7 +159,7 @@ std::vector<SchemeCase> scheme_cases() {
   v.push_back({"he_normal leaky a = 0.2 HWIO", hwio,
                [jax](Context& c, const TensorView& t, Key k) {
                  pi::HeOptions o;
-                 o.a = 0.2;
+                 o.negative_slope = 0.2;
                  o.fans = jax;
                  pi::he_normal(c, t, k, o);
                },
@@ -254,7 +254,7 @@ TEST(Schemes, PyTorchNamedCases) {
   {
     Buffer b(DType::f32, 100 * 300), ref(DType::f32, 100 * 300);
     pi::HeOptions o;
-    o.a = std::sqrt(5.0);
+    o.negative_slope = std::sqrt(5.0);
     pi::kaiming_uniform(ctx(), view(b, {100, 300}), kKey, o);
     pi::uniform(ctx(), view(ref, {100, 300}), kKey, {-0.05773502691896257, 0.05773502691896257});
     EXPECT_EQ(std::memcmp(b.bytes(), ref.bytes(), b.nbytes()), 0);
@@ -481,8 +481,8 @@ void expect_error(Status code, const std::vector<std::string>& words, const std:
 
 TEST(SchemeErrors, ClearMessagesAndNothingWritten) {
   const Status bad = Status::invalid_argument;
-  expect_error(bad, {"unknown nonlinearity \"gelu2\"", "known: linear"}, {4, 4}, [](const TensorView&) {
-    pi::nonlinearity_from_name("gelu2");
+  expect_error(bad, {"unknown nonlinearity \"gelu2\"", "valid: linear", "aliases: identity"}, {4, 4}, [](const TensorView&) {
+    pi::from_name<pi::Nonlinearity>("gelu2");
   });
   expect_error(bad, {"he_uniform", "rank 1", "fewer than 2 dimensions"}, {16},
                [](const TensorView& v) { pi::he_uniform(ctx(), v, kKey); });
@@ -496,9 +496,9 @@ TEST(SchemeErrors, ClearMessagesAndNothingWritten) {
   expect_error(bad, {"scale = -1", "> 0"}, {4, 4}, [](const TensorView& v) { pi::variance_scaling(ctx(), v, kKey, {-1.0}); });
   expect_error(bad, {"scale = 0"}, {4, 4}, [](const TensorView& v) { pi::variance_scaling(ctx(), v, kKey, {0.0}); });
   expect_error(bad, {"gain = -2"}, {4, 4}, [](const TensorView& v) { pi::glorot_uniform(ctx(), v, kKey, {-2.0}); });
-  expect_error(bad, {"a = nan"}, {4, 4}, [](const TensorView& v) {
+  expect_error(bad, {"negative_slope = nan"}, {4, 4}, [](const TensorView& v) {
     pi::HeOptions o;
-    o.a = std::numeric_limits<double>::quiet_NaN();
+    o.negative_slope = std::numeric_limits<double>::quiet_NaN();
     pi::he_uniform(ctx(), v, kKey, o);
   });
   expect_error(bad, {"mode = 3"}, {4, 4}, [](const TensorView& v) {

@@ -94,7 +94,7 @@ Expect expected(const Spec& spec, const Param& p, const pi::TensorView& global, 
     by_var(g * g * 2.0 / static_cast<double>(f.fan_in + f.fan_out));
   } else if (s.find("he_") == 0 || s.find("kaiming") == 0) {
     const auto nl = o.nonlinearity(pi::Nonlinearity::leaky_relu);
-    const double g = nl == pi::Nonlinearity::leaky_relu ? std::sqrt(2.0 / (1 + o.num("a", 0.0) * o.num("a", 0.0))) : pi::calculate_gain(nl);
+    const double g = nl == pi::Nonlinearity::leaky_relu ? std::sqrt(2.0 / (1 + o.negative_slope() * o.negative_slope())) : pi::calculate_gain(nl);
     by_var(g * g / fans(o.layout()).of(o.mode(pi::FanMode::fan_in)));
   } else if (s == "variance_scaling") {
     by_var(o.num("scale", 1.0) / fans(o.layout()).of(o.mode(pi::FanMode::fan_in)));

@@ -41,7 +41,6 @@ const DepthScheme kDepthSchemes[] = {
 
 struct Group {
   const char* name;
-  pi::Activation act;
   pi::Nonlinearity nl;
   std::int64_t L;
 };
@@ -115,9 +114,9 @@ int cmd_depth(int argc, char** argv) {
     else throw std::invalid_argument("unknown option " + k);
   }
   pi::Context ctx = pi::Context::cpu();
-  const Group groups[] = {{"linear", pi::Activation::identity, pi::Nonlinearity::linear, layers_linear},
-                          {"tanh", pi::Activation::tanh, pi::Nonlinearity::tanh, layers},
-                          {"relu", pi::Activation::relu, pi::Nonlinearity::relu, layers}};
+  const Group groups[] = {{"linear", pi::Nonlinearity::linear, layers_linear},
+                          {"tanh", pi::Nonlinearity::tanh, layers},
+                          {"relu", pi::Nonlinearity::relu, layers}};
   std::vector<std::vector<Curve>> curves(3);
   const double t0 = now();
   std::vector<float> x(static_cast<std::size_t>(batch * width));
@@ -126,13 +125,13 @@ int cmd_depth(int argc, char** argv) {
   for (int gi = 0; gi < 3; ++gi) {
     const Group& G = groups[gi];
     const double gain = pi::calculate_gain(G.nl);
-    const double g_rw = pi::random_walk_gain(G.act, width);
+    const double g_rw = pi::random_walk_gain(G.nl, width);
     print_depth_header(G.name, G.L, width, batch, gain, g_rw);
     std::vector<std::vector<float>> w(static_cast<std::size_t>(G.L), std::vector<float>(static_cast<std::size_t>(width * width)));
     std::vector<pi::DenseLayer> net(static_cast<std::size_t>(G.L));
     for (std::size_t l = 0; l < net.size(); ++l) {
       net[l].weight = pi::TensorView::of(w[l].data(), pi::DType::f32, {width, width});
-      net[l].activation = G.act;
+      net[l].activation = G.nl;
     }
     for (int si = 0; si < 8; ++si) {
       for (std::size_t l = 0; l < net.size(); ++l) {

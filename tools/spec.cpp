@@ -15,21 +15,24 @@ const std::map<std::string, std::vector<std::string>> kSchemeFields = {
     {"lecun_uniform", {"layout"}}, {"lecun_normal", {"truncated", "layout"}},
     {"glorot_uniform", {"gain", "layout"}}, {"glorot_normal", {"gain", "truncated", "layout"}},
     {"xavier_uniform", {"gain", "layout"}}, {"xavier_normal", {"gain", "truncated", "layout"}},
-    {"he_uniform", {"a", "mode", "nonlinearity", "layout"}}, {"he_normal", {"a", "mode", "nonlinearity", "truncated", "layout"}},
-    {"kaiming_uniform", {"a", "mode", "nonlinearity", "layout"}}, {"kaiming_normal", {"a", "mode", "nonlinearity", "truncated", "layout"}},
+    {"he_uniform", {"negative_slope", "a", "mode", "nonlinearity", "layout"}},
+    {"he_normal", {"negative_slope", "a", "mode", "nonlinearity", "truncated", "layout"}},
+    {"kaiming_uniform", {"negative_slope", "a", "mode", "nonlinearity", "layout"}},
+    {"kaiming_normal", {"negative_slope", "a", "mode", "nonlinearity", "truncated", "layout"}},
     {"variance_scaling", {"scale", "mode", "distribution", "layout"}}, {"fan_in_uniform", {"fan_in", "layout"}},
     {"eye", {"gain"}}, {"dirac", {"groups", "gain"}}, {"sparse", {"k", "std", "values", "unit_axis"}},
     {"sparse_fraction", {"sparsity", "std"}}, {"orthogonal", {"gain", "batch_dims", "path"}},
-    {"delta_orthogonal", {"gain", "allow_even"}}, {"gate_bias", {"layout", "value", "others"}},
+    {"delta_orthogonal", {"gain", "allow_even", "path"}}, {"gate_bias", {"layout", "value", "others"}},
     {"output_bias", {"activation", "centered", "stats"}}, {"variance_parameter", {"kind", "variances"}},
 };
 
 pi::DType parse_dtype(const Spec& s, const std::string& p, const json& v) {
   if (!v.is_string()) spec_fail(s, p, "dtype", "expected one of \"f32\", \"f64\", \"f16\", \"bf16\"");
-  const std::string d = v.get<std::string>();
-  for (pi::DType t : {pi::DType::f32, pi::DType::f64, pi::DType::f16, pi::DType::bf16})
-    if (d == pi::to_string(t)) return t;
-  spec_fail(s, p, "dtype", "unknown dtype \"" + d + "\" (f32, f64, f16 or bf16)");
+  try {
+    return pi::from_name<pi::DType>(v.get<std::string>());
+  } catch (const pi::Error& e) {
+    spec_fail(s, p, "dtype", e.what());
+  }
 }
 
 void add_param(Spec& s, const std::string& name, const json& v, pi::DType default_dtype) {
@@ -170,17 +173,16 @@ pi::FanLayout Opt::layout() const {
 }
 
 pi::FanMode Opt::mode(pi::FanMode d) const {
-  return choice("mode", d, {{"fan_in", pi::FanMode::fan_in}, {"fan_out", pi::FanMode::fan_out}, {"fan_avg", pi::FanMode::fan_avg}});
+  return named("mode", d);
 }
 
-pi::Nonlinearity Opt::nonlinearity(pi::Nonlinearity d) const {
-  if (!p.opt.contains("nonlinearity")) return d;
-  try {
-    return pi::nonlinearity_from_name(str("nonlinearity", ""));
-  } catch (const pi::Error& e) {
-    spec_fail(spec, p.name, "nonlinearity", e.what());
-  }
+double Opt::negative_slope() const {
+  if (p.opt.contains("negative_slope") && p.opt.contains("a"))
+    spec_fail(spec, p.name, "a", "give negative_slope or its PyTorch name a, not both");
+  return p.opt.contains("a") ? num("a", 0.0) : num("negative_slope", 0.0);
 }
+
+pi::Nonlinearity Opt::nonlinearity(pi::Nonlinearity d) const { return named("nonlinearity", d); }
 
 // The scheme's function with its options; each option is read (and checked) where it is used.
 void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& spec, const Param& p) {
@@ -203,7 +205,7 @@ void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& s
     return pi::glorot_normal(ctx, v, key, {o.num("gain", 1.0), o.flag("truncated", false), o.layout()});
   if (s == "he_uniform" || s == "kaiming_uniform" || s == "he_normal" || s == "kaiming_normal") {
     pi::HeOptions h;
-    h.a = o.num("a", 0.0);
+    h.negative_slope = o.negative_slope();
     h.mode = o.mode(pi::FanMode::fan_in);
     h.nonlinearity = o.nonlinearity(pi::Nonlinearity::leaky_relu);
     h.truncated = o.flag("truncated", false);
@@ -214,9 +216,7 @@ void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& s
     pi::VarianceScalingOptions vs;
     vs.scale = o.num("scale", 1.0);
     vs.mode = o.mode(pi::FanMode::fan_in);
-    vs.distribution = o.choice("distribution", pi::Distribution::truncated_normal,
-                               {{"uniform", pi::Distribution::uniform}, {"normal", pi::Distribution::normal},
-                                {"truncated_normal", pi::Distribution::truncated_normal}});
+    vs.distribution = o.named("distribution", pi::Distribution::truncated_normal);
     vs.fans = o.layout();
     return pi::variance_scaling(ctx, v, key, vs);
   }
@@ -227,7 +227,7 @@ void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& s
     pi::SparseOptions sp;
     sp.nonzeros_per_unit = o.integer("k", 15);
     sp.std = o.num("std", 0.01);
-    sp.values = o.choice("values", pi::SparseValues::normal, {{"normal", pi::SparseValues::normal}, {"uniform", pi::SparseValues::uniform}});
+    sp.values = o.named("values", pi::SparseValues::normal);
     sp.unit_axis = static_cast<int>(o.integer("unit_axis", 0));
     return pi::sparse(ctx, v, key, sp);
   }
@@ -236,37 +236,25 @@ void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& s
     pi::OrthogonalOptions oo;
     oo.gain = o.num("gain", 1.0);
     oo.batch_dims = static_cast<int>(o.integer("batch_dims", 0));
-    oo.path = o.choice("path", pi::OrthogonalPath::automatic,
-                       {{"automatic", pi::OrthogonalPath::automatic}, {"householder", pi::OrthogonalPath::householder},
-                        {"cholesky_qr", pi::OrthogonalPath::cholesky_qr}, {"cholesky_qr2", pi::OrthogonalPath::cholesky_qr2}});
+    oo.path = o.named("path", pi::OrthogonalPath::automatic);
     pi::orthogonal(ctx, v, key, oo);
     return;
   }
   if (s == "delta_orthogonal") {
-    pi::delta_orthogonal(ctx, v, key, {o.num("gain", 1.0), o.flag("allow_even", false)});
+    pi::delta_orthogonal(ctx, v, key, {o.num("gain", 1.0), o.flag("allow_even", false), o.named("path", pi::OrthogonalPath::automatic)});
     return;
   }
   if (s == "gate_bias")
-    return pi::gate_bias(ctx, v, {o.choice("layout", pi::GateLayout::torch_lstm,
-                                           {{"torch_lstm", pi::GateLayout::torch_lstm}, {"torch_gru", pi::GateLayout::torch_gru},
-                                            {"keras_lstm", pi::GateLayout::keras_lstm}, {"keras_gru", pi::GateLayout::keras_gru},
-                                            {"cudnn_lstm", pi::GateLayout::cudnn_lstm}, {"cudnn_gru", pi::GateLayout::cudnn_gru}}),
-                                  o.num("value", 1.0), o.num("others", 0.0)});
+    return pi::gate_bias(ctx, v, {o.named("layout", pi::GateLayout::torch_lstm), o.num("value", 1.0), o.num("others", 0.0)});
   if (s == "output_bias") {
     const auto stats = o.numbers("stats");
     return pi::output_bias(ctx, v, stats.data(), static_cast<std::int64_t>(stats.size()),
-                           {o.choice("activation", pi::OutputActivation::softmax,
-                                     {{"softmax", pi::OutputActivation::softmax}, {"sigmoid", pi::OutputActivation::sigmoid},
-                                      {"identity", pi::OutputActivation::identity}}),
-                            o.flag("centered", false)});
+                           {o.named("activation", pi::OutputActivation::softmax), o.flag("centered", false)});
   }
   if (s == "variance_parameter") {
     const auto var = o.numbers("variances");
     return pi::variance_parameter(ctx, v,
-                                  o.choice("kind", pi::ScaleParameter::variance,
-                                           {{"variance", pi::ScaleParameter::variance}, {"precision", pi::ScaleParameter::precision},
-                                            {"std", pi::ScaleParameter::std}, {"log_variance", pi::ScaleParameter::log_variance},
-                                            {"log_std", pi::ScaleParameter::log_std}}),
+                                  o.named("kind", pi::ScaleParameter::variance),
                                   var.empty() ? nullptr : var.data(), static_cast<std::int64_t>(var.size()));
   }
   spec_fail(spec, p.name, "scheme", "unknown scheme");

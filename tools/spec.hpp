@@ -64,9 +64,22 @@ struct Opt {
     }
     spec_fail(spec, p.name, k, "unknown value \"" + v + "\" (" + known + ")");
   }
+  /// A public enum by its library name (paraminit::from_name<E>); the library's message, which lists
+  /// the valid names, becomes the SpecError.
+  template <class E>
+  E named(const char* k, E dflt) const {
+    if (!p.opt.contains(k)) return dflt;
+    try {
+      return paraminit::from_name<E>(str(k, ""));
+    } catch (const paraminit::Error& e) {
+      spec_fail(spec, p.name, k, e.what());
+    }
+  }
   paraminit::FanLayout layout() const;
   paraminit::FanMode mode(paraminit::FanMode d) const;
   paraminit::Nonlinearity nonlinearity(paraminit::Nonlinearity d) const;
+  /// He's leaky_relu slope: "negative_slope", or "a" (PyTorch's kaiming name); 0 when absent.
+  double negative_slope() const;
 };
 
 /// Runs the parameter's scheme on view v. Throws SpecError for option problems, paraminit::Error

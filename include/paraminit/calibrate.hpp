@@ -16,14 +16,17 @@
 
 namespace paraminit {
 
-/// The activations of the dense-layer stack.
-enum class Activation : int { identity = 0, relu, leaky_relu, tanh, sigmoid, gelu, silu };
+/// The activations the dense-layer stack implements (a subset of Nonlinearity): linear (identity),
+/// relu, leaky_relu, tanh, sigmoid, gelu (the erf form), silu. Any other Nonlinearity given to
+/// layer_statistics, calibrate_lsuv or random_walk_gain is a Status::unsupported error that names it
+/// (and the layer).
+bool calibration_supports(Nonlinearity nl) noexcept;
 
 struct DenseLayer {
   TensorView weight;                     ///< (out, in)
   TensorView bias;                       ///< (out,), or data == nullptr for none
-  Activation activation = Activation::identity;
-  double negative_slope = 0.01;          ///< leaky_relu
+  Nonlinearity activation = Nonlinearity::linear;
+  double negative_slope = 0.01;          ///< leaky_relu's slope (ignored by the other activations)
 };
 
 /// Statistics of a (batch, width) array: over all its elements, and `log_rms`, the mean over the
@@ -87,7 +90,7 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& ctx, const std::vector<Dens
 /// unbiased random walk (Sussillo & Abbott 2014): E[ln Z] = 0 for Z = |delta_d|^2 / |delta_{d+1}|^2.
 /// With delta_d = g W0^T D delta_{d+1}, D = diag f'(z): |W0^T v|^2 = |v|^2 chi2_N / N, so
 ///   E[ln Z] = ln g^2 + E[ln |D u|^2] + psi(N/2) + ln(2/N)   (u uniform on the unit sphere).
-///   identity:  g^2 = N / (2 exp(psi(N/2)))                        (-> exp(1/N) for large N)
+///   linear:    g^2 = N / (2 exp(psi(N/2)))                        (-> exp(1/N) for large N)
 ///   relu:      g^2 = N / (2 exp(E_k[psi(k/2)])),  k ~ Binomial(N, 1/2), k >= 1
 /// (|D u|^2 ~ Beta(k/2, (N-k)/2) for k active units). Other activations: E[ln |D u|^2] by a
 /// deterministic Monte-Carlo average over M = clamp(2^20 / N, 64, 4096) draws of N pre-activations
@@ -97,9 +100,10 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& ctx, const std::vector<Dens
 /// pre-activation variance q = g^2 E[f(sqrt(q) z)^2]. leaky_relu (f' does not depend on q):
 /// g^2 = exp(-E[ln Z](1)) directly. Others: a sign change of E[ln Z] found by doubling or halving g
 /// from 1 (within [2^-30, 2^30]), then bisection to ~1e-14 relative (sigmoid's g is about 10).
-/// Errors: width < 2, a slope not finite; Status::numerical (naming the activation and width) when
+/// Errors: width < 2, a slope not finite, Status::unsupported for an activation outside
+/// calibration_supports; Status::numerical (naming the activation and width) when
 /// E[ln Z] does not change sign within that range or is not finite (e.g. leaky_relu with slope 0 at a
 /// small width, where some draws have every unit inactive).
-double random_walk_gain(Activation activation, std::int64_t width, double negative_slope = 0.01);
+double random_walk_gain(Nonlinearity activation, std::int64_t width, double negative_slope = 0.01);
 
 }  // namespace paraminit

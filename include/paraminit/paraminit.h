@@ -46,6 +46,8 @@ typedef struct {
 const char* pi_last_error(void);
 /* "PI_OK", "PI_ERR_INVALID_ARGUMENT", ... ("PI_UNKNOWN_STATUS" for other values). Never NULL. */
 const char* pi_status_string(pi_status s);
+/* The library's version, "MAJOR.MINOR.PATCH" (static storage). Never NULL. */
+const char* pi_version(void);
 
 /* threads: 0 = all cores. */
 pi_status pi_context_create_cpu(int32_t threads, pi_context** out);
@@ -53,6 +55,9 @@ pi_status pi_context_create_cpu(int32_t threads, pi_context** out);
  * built without CUDA, PI_ERR_DEVICE when the device does not exist. */
 pi_status pi_context_create_cuda(int32_t device, void* cuda_stream, pi_context** out);
 void pi_context_destroy(pi_context* ctx); /* NULL is a no-op */
+/* Later calls of a CUDA context run on cuda_stream (NULL: the legacy default stream); work already
+ * queued on the previous stream is not waited for. A CPU context: PI_ERR_INVALID_ARGUMENT. */
+pi_status pi_context_set_stream(pi_context* ctx, void* cuda_stream);
 
 pi_status pi_constant(pi_context* ctx, const pi_tensor* t, double value);
 /* Values in the open interval (low, high) in every dtype; U(-a, a) exactly symmetric. */
@@ -65,6 +70,11 @@ pi_status pi_trunc_normal(pi_context* ctx, const pi_tensor* t, pi_key key, doubl
 /* Exactly nonzeros_per_unit non-zeros, normal(0, std), in every unit; units = dim 0 (rows). */
 pi_status pi_sparse(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit,
                     double std);
+/* The values of the kept elements: normal(0, std), or uniform(-sqrt(3) std, sqrt(3) std). */
+typedef enum { PI_SPARSE_NORMAL = 0, PI_SPARSE_UNIFORM } pi_sparse_values;
+/* pi_sparse with every option: units are the slices along unit_axis (negative: from the end). */
+pi_status pi_sparse_ex(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit, double std,
+                       pi_sparse_values values, int32_t unit_axis);
 /* torch.nn.init.sparse_: ceil(sparsity * rows) zeros in each column of a 2-D tensor. */
 pi_status pi_sparse_fraction(pi_context* ctx, const pi_tensor* t, pi_key key, double sparsity,
                              double std);
@@ -149,18 +159,34 @@ typedef enum {
   PI_ORTHO_CHOLESKY_QR,   /* one pass, measured; a second pass or Householder when the bound is missed */
   PI_ORTHO_CHOLESKY_QR2
 } pi_orthogonal_path;
+/* What an orthogonal call did (for a batch: the worst over its matrices). */
+typedef struct {
+  pi_orthogonal_path path;     /* as run: PI_ORTHO_HOUSEHOLDER, _CHOLESKY_QR or _CHOLESKY_QR2 */
+  int32_t cholesky_passes;
+  double orthogonality_error;  /* measured max |Q^T Q - I| before the gain; -1: not measured */
+} pi_orthogonal_info;
+
 /* Rows = dim 0, cols = the rest; Haar distributed (sign of diag R), transposed when rows < cols. */
 pi_status pi_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain);
 /* batch_dims leading dims index independent matrices (stream of matrix k: pi_batch_stream). */
 pi_status pi_orthogonal_ex(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, pi_orthogonal_path path,
                            int32_t batch_dims);
+/* pi_orthogonal_ex that also reports what it did; info may be NULL (written only on PI_OK). */
+pi_status pi_orthogonal_with_info(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, pi_orthogonal_path path,
+                                  int32_t batch_dims, pi_orthogonal_info* info);
 uint64_t pi_batch_stream(uint64_t stream, uint64_t k);
 /* (out, in, k...) with in <= out: the centre tap orthogonal, the rest 0. allow_even != 0 accepts even kernels. */
 pi_status pi_delta_orthogonal(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t allow_even);
+pi_status pi_delta_orthogonal_with_info(pi_context* ctx, const pi_tensor* t, pi_key key, double gain, int32_t allow_even,
+                                        pi_orthogonal_path path, pi_orthogonal_info* info);
 /* In place: the orthogonal factor (positive diag R) of the tensor's own values, times gain. */
 pi_status pi_orthogonalize(pi_context* ctx, const pi_tensor* t, double gain);
+/* PI_ORTHO_AUTOMATIC means Householder here (an arbitrary weight may be ill-conditioned). */
+pi_status pi_orthogonalize_with_info(pi_context* ctx, const pi_tensor* t, double gain, pi_orthogonal_path path,
+                                     pi_orthogonal_info* info);
 
-/* The stable name hash of DESIGN section 2: FNV-1a 64 of the bytes, then the SplitMix64 finalizer. */
+/* The stable name hash, fixed forever and equal to paraminit::stream_for_name: FNV-1a 64 of the
+ * bytes, then the SplitMix64 finalizer. */
 uint64_t pi_stream_for_name(const char* name);
 /* Host: out[k] = word (first_index + k) % 4 of Philox4x32-10 call (first_index + k) / 4 of key. */
 pi_status pi_philox_bits(pi_key key, uint64_t first_index, uint64_t count, uint32_t* out);

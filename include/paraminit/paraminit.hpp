@@ -14,11 +14,27 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace paraminit {
+
+// ---- names of enumerators ----------------------------------------------------------------------------
+// Every public enum E (Status, DType, Nonlinearity, FanMode, Distribution, SparseValues, GateLayout,
+// OutputActivation, ScaleParameter, OrthogonalPath) has the same pair:
+//   const char* to_string(E) noexcept;  the enumerator's name as spelled in C++ ("invalid_argument",
+//                                       "bf16", "fan_avg", "cholesky_qr2", ...); "unknown" for a value
+//                                       that is no enumerator
+//   E from_name<E>(std::string_view);   the inverse, exact and case-sensitive (plus the aliases the
+//                                       enum documents); an unknown name throws Error
+//                                       (Status::invalid_argument) whose message lists the valid names
+// so from_name<E>(to_string(e)) == e for every enumerator e.
+
+/// The enumerator of E named `name`. Declared for the enums above only (explicit specializations).
+template <class E>
+E from_name(std::string_view name);
 
 /// Error categories; the numeric values equal the C API's pi_status.
 enum class Status : int {
@@ -31,8 +47,10 @@ enum class Status : int {
   io = 6,
   internal = 7,
 };
-/// "ok", "invalid argument", ...
+/// "ok", "invalid_argument", "unsupported", "device", "out_of_memory", "numerical", "io", "internal".
 const char* to_string(Status s) noexcept;
+template <>
+Status from_name<Status>(std::string_view name);
 
 /// The one exception type of the library: a category and a message that names the problem.
 class Error : public std::runtime_error {
@@ -47,7 +65,10 @@ class Error : public std::runtime_error {
 /// Element types; the numeric values equal the C API's pi_dtype.
 enum class DType : int { f32 = 0, f64 = 1, f16 = 2, bf16 = 3 };
 std::size_t dtype_size(DType t) noexcept;
+/// "f32", "f64", "f16", "bf16".
 const char* to_string(DType t) noexcept;
+template <>
+DType from_name<DType>(std::string_view name);
 
 constexpr int kMaxRank = 8;
 
@@ -66,6 +87,10 @@ struct TensorView {
 
   /// A whole (unwindowed) parameter. Extents are validated when the view is used, not here.
   static TensorView of(void* data, DType dtype, std::initializer_list<std::int64_t> shape);
+  /// The same for a shape known at run time: `rank` extents read from `shape` (at most kMaxRank of
+  /// them are copied). Validated when the view is used, like the form above: rank outside 0..8, or a
+  /// null `shape` with rank > 0, gives a view every function rejects (Status::invalid_argument).
+  static TensorView of(void* data, DType dtype, const std::int64_t* shape, int rank);
   /// This view, declared to be the slice [start, start + shape[dim]) along `dim` of a parameter
   /// whose extent along `dim` is `global_extent`.
   TensorView window(int dim, std::int64_t start, std::int64_t global_extent) const;
@@ -90,6 +115,7 @@ inline Key key_for(std::uint64_t seed, std::string_view name) noexcept {
 
 namespace detail {
 struct ContextImpl;
+struct ContextAccess;  // the library's own access to a context's state
 }
 
 /// Where fills run: a CPU thread pool, or a CUDA device and stream.
@@ -99,7 +125,7 @@ struct ContextImpl;
 ///
 /// Threads. A CPU context may be used by several host threads at once (C++ and C API alike): its
 /// pool runs one job at a time, so concurrent calls queue for the pool's threads, and each call
-/// gives the bits it gives alone (tests/concurrency_test.cpp). Sharing adds no parallelism: a
+/// gives exactly the bits it gives alone. Sharing adds no parallelism: a
 /// call's validation and single-threaded parts (e.g. the LAPACK factorization of orthogonal) run
 /// in the caller's thread, its element loops wait their turn; for parallel fills use one context
 /// per thread. Different contexts are independent: creating, using and destroying them on
@@ -124,10 +150,14 @@ class Context {
   int threads() const noexcept;   ///< CPU worker threads (0 for CUDA)
   int device() const noexcept;    ///< CUDA ordinal (-1 for CPU)
   void* stream() const noexcept;  ///< the cudaStream_t (nullptr for CPU)
-
-  detail::ContextImpl& impl() noexcept { return *impl_; }
+  /// Later calls of a CUDA context run on `cuda_stream` (nullptr = the legacy default stream). Work
+  /// already queued on the previous stream is not waited for: order the two streams yourself if a
+  /// later call touches the same memory. (The context's workspaces are safe to share: the calls that
+  /// use them synchronize their stream before returning.) Errors: a CPU context (Status::invalid_argument).
+  void set_stream(void* cuda_stream);
 
  private:
+  friend struct detail::ContextAccess;
   explicit Context(std::unique_ptr<detail::ContextImpl> impl);
   std::unique_ptr<detail::ContextImpl> impl_;
 };
@@ -165,8 +195,11 @@ struct NormalOptions {
   double mean = 0.0;
   double std = 1.0;
 };
-/// N(mean, std^2) by Box-Muller: elements (2j, 2j+1) share one radius and angle (see
-/// kernels/dists.hpp for the words). |z| <= 6.77 in f32/f16/bf16 and <= 9.50 in f64.
+/// N(mean, std^2) by Box-Muller: elements (2j, 2j+1) share one radius sqrt(-2 ln u) and angle pi v,
+/// the even element r cos, the odd r sin. Words of Philox call c: f32/f16/bf16, the pair (4c, 4c+1)
+/// takes u from word x and v from y, the pair (4c+2, 4c+3) u from z and v from w; f64, the pair
+/// (2c, 2c+1) takes u from the 64 bits (x, y) and v from (z, w). |z| <= 6.77 in f32/f16/bf16 and
+/// <= 9.50 in f64.
 /// Errors: std < 0, non-finite parameters, mean +- 6.77 std (9.50 for f64) beyond the dtype's range.
 void normal(Context& ctx, const TensorView& t, Key key, NormalOptions opt = {});
 
@@ -185,6 +218,10 @@ void trunc_normal(Context& ctx, const TensorView& t, Key key, TruncNormalOptions
 
 /// The values of the kept elements of sparse().
 enum class SparseValues : int { normal = 0, uniform = 1 };
+/// "normal", "uniform".
+const char* to_string(SparseValues v) noexcept;
+template <>
+SparseValues from_name<SparseValues>(std::string_view name);
 
 struct SparseOptions {
   std::int64_t nonzeros_per_unit = 15;        ///< k: exactly this many non-zeros in every unit
@@ -195,7 +232,8 @@ struct SparseOptions {
 /// Sparse initialization (Martens 2010): every unit (the slices along unit_axis: the rows of a Linear
 /// (out, in) or conv (out, in, k...) weight) has exactly k non-zero entries among its fan-in
 /// positions (all the unit's other elements), chosen by a keyed random permutation per unit
-/// (kernels/sparse.hpp); a kept element equals the dense normal() / uniform() value at that position
+/// (a Feistel network keyed by Philox call 2^63 + unit of the same key, outside the value stream's
+/// counters); a kept element equals the dense normal() / uniform() value at that position
 /// for the same key, the rest are exact zeros. Windows get exactly the whole's entries.
 /// Errors: rank < 2, unit_axis out of range, k < 0 or k > fan-in, std not finite or <= 0.
 void sparse(Context& ctx, const TensorView& t, Key key, SparseOptions opt = {});
@@ -210,6 +248,10 @@ void sparse_fraction(Context& ctx, const TensorView& t, Key key, double sparsity
 
 /// Which fan a scheme divides by.
 enum class FanMode : int { fan_in = 0, fan_out = 1, fan_avg = 2 };
+/// "fan_in", "fan_out", "fan_avg".
+const char* to_string(FanMode m) noexcept;
+template <>
+FanMode from_name<FanMode>(std::string_view name);
 
 /// Which axes of a weight hold its inputs and outputs. The receptive field is the product of the
 /// extents of every other axis except the batch axes (JAX's _compute_fans); fan_in = extent(in_axis)
@@ -241,29 +283,28 @@ struct Fans {
 /// repeated, more than rank - 2 batch axes.
 Fans compute_fans(const TensorView& t, const FanLayout& layout = {});
 
-/// The activations paraminit knows (PyTorch's names; see nonlinearity_from_name for aliases).
+/// The activations paraminit knows (PyTorch's names). Used by the gains, the He schemes and the
+/// calibration (DenseLayer::activation in calibrate.hpp).
 enum class Nonlinearity : int {
   linear = 0, conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
   sigmoid, tanh, relu, leaky_relu, selu,  // the end of PyTorch's calculate_gain table
   elu, celu, gelu, gelu_tanh, silu, mish, softplus, softsign, hardtanh, relu6, hardswish, hardsigmoid,
 };
-/// "linear", "conv2d", "leaky_relu", "gelu_tanh", ... (the names nonlinearity_from_name accepts).
+/// "linear", "conv2d", "leaky_relu", "gelu_tanh", ...: the enumerator's name.
 const char* to_string(Nonlinearity nl) noexcept;
-/// The Nonlinearity of a name: every to_string name plus "identity" (linear), "swish" (silu),
-/// "gelu_erf" (gelu). Errors: an unknown name (the message lists the known ones).
-Nonlinearity nonlinearity_from_name(std::string_view name);
-
-/// Marks "no parameter given" in calculate_gain and quadrature_gain: the activation's default
-/// (leaky_relu negative_slope 0.01 as PyTorch's calculate_gain, elu/celu alpha 1, softplus beta 1).
-constexpr double kDefaultParam = std::numeric_limits<double>::quiet_NaN();
+/// Every to_string name, plus the aliases "identity" (linear), "swish" (silu), "gelu_erf" (gelu).
+template <>
+Nonlinearity from_name<Nonlinearity>(std::string_view name);
 
 /// The gain of torch.nn.init.calculate_gain where PyTorch defines one: linear and conv* 1,
 /// sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + slope^2)), selu 3/4. For the other
-/// activations (where PyTorch raises) it is quadrature_gain. `param` is leaky_relu's negative slope,
-/// elu/celu's alpha (> 0) or softplus's beta (> 0).
+/// activations (where PyTorch raises) it is quadrature_gain. `param` is PyTorch's name: one argument
+/// that means leaky_relu's negative_slope, elu/celu's alpha (> 0) or softplus's beta (> 0).
 /// Errors: a parameter for an activation that has none (PyTorch ignores it silently; here it is
-/// taken to be a mistake), or a non-finite or out-of-range parameter.
-double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
+/// taken to be a mistake), or a non-finite or out-of-range parameter. No parameter (std::nullopt) means
+/// the activation's default: leaky_relu negative_slope 0.01 (PyTorch's calculate_gain), elu/celu alpha 1,
+/// softplus beta 1.
+double calculate_gain(Nonlinearity nl, std::optional<double> param = std::nullopt);
 
 /// 1 / sqrt(E[f(z)^2]) for z ~ N(0, 1): the gain that keeps the second moment of a layer's output
 /// at that of its input. Computed by composite 20-point Gauss-Legendre quadrature on [-20, 20]
@@ -272,8 +313,9 @@ double calculate_gain(Nonlinearity nl, double param = kDefaultParam);
 ///   tanh 1.59254 (PyTorch: 5/3), sigmoid 1.84623 (PyTorch: 1), elu 1.24520, celu 1.24520,
 ///   gelu 1.53353, gelu_tanh 1.53358, silu 1.67653, mish 1.48685, softplus 1.04187,
 ///   softsign 2.33753, hardtanh 1.39204, relu6 1.41421, hardswish 1.73666, hardsigmoid 1.89784.
-/// (tests/gain_test.cpp checks each against an independent 30-digit integral.)
-double quadrature_gain(Nonlinearity nl, double param = kDefaultParam);
+/// (Each is tested against an independent 30-digit evaluation of the integral.)
+/// `param` and its errors: as calculate_gain.
+double quadrature_gain(Nonlinearity nl, std::optional<double> param = std::nullopt);
 
 // ---- the scheme catalog ----------------------------------------------------------------------------
 // Fan-based schemes compute a bound or a std from the global shape (FanLayout) and then run the
@@ -283,6 +325,10 @@ double quadrature_gain(Nonlinearity nl, double param = kDefaultParam);
 
 /// The three distributions of variance_scaling.
 enum class Distribution : int { uniform = 0, normal = 1, truncated_normal = 2 };
+/// "uniform", "normal", "truncated_normal".
+const char* to_string(Distribution d) noexcept;
+template <>
+Distribution from_name<Distribution>(std::string_view name);
 
 /// JAX's truncated-normal correction: the std of N(0, 1) truncated to [-2, 2].
 constexpr double kTruncStdCorrection = 0.87962566103423978;
@@ -326,15 +372,15 @@ inline void xavier_normal(Context& ctx, const TensorView& t, Key key, const Glor
 }
 
 struct HeOptions {
-  double a = 0.0;  ///< leaky_relu's negative slope (used only when nonlinearity is leaky_relu)
+  double negative_slope = 0.0;  ///< leaky_relu's negative slope, PyTorch's kaiming `a` (used only with leaky_relu)
   FanMode mode = FanMode::fan_in;
-  Nonlinearity nonlinearity = Nonlinearity::leaky_relu;  ///< PyTorch's default: gain sqrt(2 / (1 + a^2))
+  Nonlinearity nonlinearity = Nonlinearity::leaky_relu;  ///< PyTorch's default: gain sqrt(2 / (1 + negative_slope^2))
   bool truncated = false;  ///< he_normal: JAX's / Keras's truncated normal (then gain^2 is the scale)
   FanLayout fans = {};
 };
 /// He et al. 2015, torch.nn.init.kaiming_uniform_: U(-b, b), b = gain sqrt(3 / fan), with
-/// gain = calculate_gain(nonlinearity, a) (quadrature_gain for activations beyond PyTorch's table).
-/// With a = sqrt(5) and the defaults it is PyTorch's Linear/Conv default weight init: the distribution
+/// gain = calculate_gain(nonlinearity, negative_slope) (quadrature_gain for activations beyond PyTorch's
+/// table). With negative_slope = sqrt(5) (PyTorch's a = sqrt(5)) and the defaults it is PyTorch's Linear/Conv default weight init: the distribution
 /// of fan_in_uniform (the same bits in f32/f16/bf16; in f64 the bound differs in its last bit, as
 /// sqrt(3) sqrt(1/3) != 1 in double).
 void he_uniform(Context& ctx, const TensorView& t, Key key, const HeOptions& opt = {});
@@ -389,6 +435,10 @@ enum class GateLayout : int {
   cudnn_lstm = 4,  ///< i, f, c, o, i', f', c', o' (cuDNN: input-side biases, then recurrent-side)
   cudnn_gru = 5,   ///< r, z, n, r', z', n'     (cuDNN)
 };
+/// "torch_lstm", "torch_gru", "keras_lstm", "keras_gru", "cudnn_lstm", "cudnn_gru".
+const char* to_string(GateLayout l) noexcept;
+template <>
+GateLayout from_name<GateLayout>(std::string_view name);
 
 struct GateBiasOptions {
   GateLayout layout = GateLayout::torch_lstm;
@@ -407,6 +457,10 @@ void gate_bias(Context& ctx, const TensorView& t, const GateBiasOptions& opt = {
 
 /// The output layer's activation, inverted by output_bias.
 enum class OutputActivation : int { softmax = 0, sigmoid = 1, identity = 2 };
+/// "softmax", "sigmoid", "identity".
+const char* to_string(OutputActivation a) noexcept;
+template <>
+OutputActivation from_name<OutputActivation>(std::string_view name);
 
 struct OutputBiasOptions {
   OutputActivation activation = OutputActivation::softmax;
@@ -427,6 +481,10 @@ void output_bias(Context& ctx, const TensorView& t, const double* stats, std::in
 
 /// How a variance-like extra parameter is stored.
 enum class ScaleParameter : int { variance = 0, precision = 1, std = 2, log_variance = 3, log_std = 4 };
+/// "variance", "precision", "std", "log_variance", "log_std".
+const char* to_string(ScaleParameter k) noexcept;
+template <>
+ScaleParameter from_name<ScaleParameter>(std::string_view name);
 
 /// Variance or precision parameters (Goodfellow et al. 8.4): each element set from a variance v --
 /// v, 1/v, sqrt(v), log v or log(v)/2 -- with v = 1 when `variances` is null (n is then ignored)
@@ -451,7 +509,7 @@ void variance_parameter(Context& ctx, const TensorView& t, ScaleParameter kind,
 // column multiplied by the sign of R's diagonal (so Q is Haar distributed), transposed when rows < cols
 // (orthonormal rows), times gain, rounded to the output dtype. The QR itself is rounded differently by
 // LAPACK and cuSOLVER: CPU and GPU results agree to a tolerance, not bitwise.
-// Guarantee (checked by tests/orthogonal_test.cpp): max |Q^T Q - I| <= 1e-5 sqrt(n) in f32 work,
+// Guarantee (tested): max |Q^T Q - I| <= 1e-5 sqrt(n) in f32 work,
 // 1e-13 sqrt(n) in f64, for n = min(rows, cols).
 
 /// How Q is computed.
@@ -461,6 +519,10 @@ enum class OrthogonalPath : int {
   cholesky_qr = 2,  ///< CholeskyQR, then the measured loss of orthogonality decides: done, a second pass, or householder
   cholesky_qr2 = 3, ///< two CholeskyQR passes, unmeasured (falls back to householder only if Cholesky fails)
 };
+/// "automatic", "householder", "cholesky_qr", "cholesky_qr2".
+const char* to_string(OrthogonalPath p) noexcept;
+template <>
+OrthogonalPath from_name<OrthogonalPath>(std::string_view name);
 
 struct OrthogonalOptions {
   double gain = 1.0;  ///< finite; Q is multiplied by it
@@ -484,8 +546,8 @@ std::uint64_t batch_stream(std::uint64_t stream, std::uint64_t k) noexcept;
 /// Orthogonal initialization (torch.nn.init.orthogonal_ semantics, on the library's own Gaussian bits).
 /// CPU: LAPACK (OpenBLAS) sgeqrf/sorgqr or the BLAS CholeskyQR; CUDA: cuSOLVER / cuBLAS on the
 /// context's stream with a workspace the context keeps (grow-only); cuSOLVER's info and the
-/// CholeskyQR decision are read back, so a CUDA call synchronizes the context's stream (documented
-/// exception of DESIGN section 6).
+/// CholeskyQR decision are read back, so a CUDA call synchronizes the context's stream (unlike
+/// the element-wise fills, which never do).
 /// Errors: rank < batch_dims + 2, batch_dims < 0, gain not finite or beyond the dtype's range,
 /// Status::numerical when a factorization fails (never for Gaussian input in practice).
 OrthogonalInfo orthogonal(Context& ctx, const TensorView& t, Key key, const OrthogonalOptions& opt = {});
