@@ -474,10 +474,10 @@ TEST(Gpu, SafetensorsReadThroughStagingEqualsHostRead) {
 TEST(Gpu, CalibrationOnTheDeviceAgreesWithTheCpu) {
   REQUIRE_GPU();
   Context gpu = Context::cuda(0), cpu = Context::cpu(2);
-  using paraminit::Activation;
+  using paraminit::Nonlinearity;
   const std::int64_t width[] = {40, 96, 24, 300, 50, 64, 33, 20};
-  const Activation act[] = {Activation::tanh,      Activation::gelu,    Activation::relu,     Activation::leaky_relu,
-                            Activation::silu,      Activation::sigmoid, Activation::identity};
+  const Nonlinearity act[] = {Nonlinearity::tanh,      Nonlinearity::gelu,    Nonlinearity::relu,     Nonlinearity::leaky_relu,
+                            Nonlinearity::silu,      Nonlinearity::sigmoid, Nonlinearity::linear};
   constexpr int L = 7;
   const std::int64_t B = 48;
   std::vector<Buffer> hw, hb;

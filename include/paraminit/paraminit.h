@@ -24,7 +24,10 @@ typedef enum {
   PI_ERR_INTERNAL
 } pi_status;
 
-typedef enum { PI_F32 = 0, PI_F64, PI_F16, PI_BF16 } pi_dtype;
+/* Every enum of this header has one enumerator *_INT32_ = INT32_MIN that is not a value: it makes
+ * every int32 a value of the type in C++ too, so that a bad value from a C caller (or from another
+ * language's FFI) is reported as PI_ERR_INVALID_ARGUMENT instead of being undefined behaviour. */
+typedef enum { PI_F32 = 0, PI_F64, PI_F16, PI_BF16, PI_DTYPE_INT32_ = -0x7fffffff - 1 } pi_dtype;
 
 typedef struct pi_context pi_context; /* opaque */
 
@@ -71,7 +74,7 @@ pi_status pi_trunc_normal(pi_context* ctx, const pi_tensor* t, pi_key key, doubl
 pi_status pi_sparse(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit,
                     double std);
 /* The values of the kept elements: normal(0, std), or uniform(-sqrt(3) std, sqrt(3) std). */
-typedef enum { PI_SPARSE_NORMAL = 0, PI_SPARSE_UNIFORM } pi_sparse_values;
+typedef enum { PI_SPARSE_NORMAL = 0, PI_SPARSE_UNIFORM, PI_SPARSE_VALUES_INT32_ = -0x7fffffff - 1 } pi_sparse_values;
 /* pi_sparse with every option: units are the slices along unit_axis (negative: from the end). */
 pi_status pi_sparse_ex(pi_context* ctx, const pi_tensor* t, pi_key key, int64_t nonzeros_per_unit, double std,
                        pi_sparse_values values, int32_t unit_axis);
@@ -81,8 +84,8 @@ pi_status pi_sparse_fraction(pi_context* ctx, const pi_tensor* t, pi_key key, do
 
 /* ---- the scheme catalog (exact semantics: the C++ functions of the same names, paraminit.hpp) ---- */
 
-typedef enum { PI_FAN_IN = 0, PI_FAN_OUT, PI_FAN_AVG } pi_fan_mode;
-typedef enum { PI_DIST_UNIFORM = 0, PI_DIST_NORMAL, PI_DIST_TRUNCATED_NORMAL } pi_distribution;
+typedef enum { PI_FAN_IN = 0, PI_FAN_OUT, PI_FAN_AVG, PI_FAN_MODE_INT32_ = -0x7fffffff - 1 } pi_fan_mode;
+typedef enum { PI_DIST_UNIFORM = 0, PI_DIST_NORMAL, PI_DIST_TRUNCATED_NORMAL, PI_DISTRIBUTION_INT32_ = -0x7fffffff - 1 } pi_distribution;
 
 /* Which axes hold a weight's inputs and outputs (negative: from the end); the receptive field is the
  * product of the other axes except the first num_batch_axes entries of batch_axes. Every function
@@ -130,12 +133,13 @@ typedef enum {
   PI_GATES_KERAS_LSTM,     /* i, f, c, o */
   PI_GATES_KERAS_GRU,      /* z, r, h */
   PI_GATES_CUDNN_LSTM,     /* i, f, c, o, i', f', c', o' */
-  PI_GATES_CUDNN_GRU       /* r, z, n, r', z', n' */
+  PI_GATES_CUDNN_GRU,      /* r, z, n, r', z', n' */
+  PI_GATE_LAYOUT_INT32_ = -0x7fffffff - 1 /* not a value: see pi_dtype */
 } pi_gate_layout;
 /* value in the forget (LSTM) / update (GRU) block, others elsewhere; gates along the last dimension. */
 pi_status pi_gate_bias(pi_context* ctx, const pi_tensor* t, pi_gate_layout layout, double value, double others);
 
-typedef enum { PI_OUTPUT_SOFTMAX = 0, PI_OUTPUT_SIGMOID, PI_OUTPUT_IDENTITY } pi_output_activation;
+typedef enum { PI_OUTPUT_SOFTMAX = 0, PI_OUTPUT_SIGMOID, PI_OUTPUT_IDENTITY, PI_OUTPUT_ACTIVATION_INT32_ = -0x7fffffff - 1 } pi_output_activation;
 /* softmax: log p (centered != 0: minus its mean); sigmoid: logit(p); identity: the means.
  * n = the global element count of t. */
 pi_status pi_output_bias(pi_context* ctx, const pi_tensor* t, const double* stats, int64_t n,
@@ -146,7 +150,8 @@ typedef enum {
   PI_SCALE_PRECISION,
   PI_SCALE_STD,
   PI_SCALE_LOG_VARIANCE,
-  PI_SCALE_LOG_STD
+  PI_SCALE_LOG_STD,
+  PI_SCALE_PARAMETER_INT32_ = -0x7fffffff - 1 /* not a value: see pi_dtype */
 } pi_scale_parameter;
 /* From variances[k] (n = the global element count), or from variance 1 when variances is NULL. */
 pi_status pi_variance_parameter(pi_context* ctx, const pi_tensor* t, pi_scale_parameter kind,
@@ -157,7 +162,8 @@ typedef enum {
   PI_ORTHO_AUTOMATIC = 0, /* CholeskyQR where rows/cols >= 4 (or the inverse), else Householder */
   PI_ORTHO_HOUSEHOLDER,
   PI_ORTHO_CHOLESKY_QR,   /* one pass, measured; a second pass or Householder when the bound is missed */
-  PI_ORTHO_CHOLESKY_QR2
+  PI_ORTHO_CHOLESKY_QR2,
+  PI_ORTHOGONAL_PATH_INT32_ = -0x7fffffff - 1 /* not a value: see pi_dtype */
 } pi_orthogonal_path;
 /* What an orthogonal call did (for a batch: the worst over its matrices). */
 typedef struct {
