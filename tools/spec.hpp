@@ -40,7 +40,8 @@ struct Spec {
 /// where they are read (Opt), before anything is written.
 Spec parse_spec(const std::string& text, const std::string& origin);
 
-/// Throws SpecError "origin: parameters["param"].field: what" (param and field may be empty).
+/// Throws SpecError "origin: parameters["param"].field: what"; without param "origin: field: what" (a
+/// top-level field), without either "origin: what".
 [[noreturn]] void spec_fail(const Spec& s, const std::string& param, const std::string& field, const std::string& what);
 
 /// Typed access to a parameter's scheme options: the default when absent, a SpecError naming the
@@ -50,6 +51,7 @@ struct Opt {
   const Param& p;
   double num(const char* k, double dflt) const;
   std::int64_t integer(const char* k, std::int64_t dflt) const;
+  int small_int(const char* k, int dflt) const;  // integer() that also fits an int (an axis, a count of dims)
   bool flag(const char* k, bool dflt) const;
   std::string str(const char* k, const std::string& dflt) const;
   std::vector<double> numbers(const char* k) const;
