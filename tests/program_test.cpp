@@ -425,12 +425,13 @@ TEST(ProgramFaults, EveryOptionWithoutItsValueOrWithGarbage) {
     expect_usage_error("bench", quick + a, std::string(a).substr(0, std::string(a).find(' ')));
 }
 
-// Inputs the spec fuzzer (tests/fuzz_spec.cpp) or its review found, kept in tests/data/spec_regressions:
+// Inputs found by the spec fuzzer (tests/fuzz_spec.cpp: the top-level dtype) or by reading spec.cpp
+// while writing it (the others), kept in tests/data/spec_regressions:
 // each is an exit 1 with a message that starts with the spec file and names the parameter or the
 // top-level field, and nothing is written. Before the fix: a bad top-level dtype read ".dtype: ...",
 // an empty parameter name dropped the parameters[...] part, a repeat count of 10^12 ran until memory
 // ran out, and shard_dim 2^32 / 2^64-1 and batch_dims 2^32 were narrowed to 0 / -1 / 0 and accepted.
-TEST(ProgramFaults, SpecRegressionsFromTheFuzzer) {
+TEST(ProgramFaults, SpecRegressions) {
   const std::string dir = std::string(PARAMINIT_TEST_DATA) + "/spec_regressions/";
   const std::pair<const char*, const char*> cases[] = {
       {"toplevel_dtype.json", "dtype: unknown dtype \"f321\""},
