@@ -460,8 +460,9 @@ TEST(ProgramFaults, SpecRegressions) {
 // X.tmp.<pid> of the killed run does remain (no handler runs on SIGKILL to remove it); the next run
 // writes its own X.tmp.<its pid>, so a leftover is only disk space.
 // The kill comes once the temporary exists (polled, so a loaded machine only delays it) plus 0.3 s.
-// If the run finishes before that, the spec is doubled and it is tried again; after three sizes the
-// test is skipped with a message, never passed or failed by chance.
+// If the run finishes before that (it exited, or the kill came after its rename), the spec is doubled
+// and it is tried again; after three sizes the test is skipped with a message, never passed or failed
+// by chance.
 struct KillResult {
   bool killed = false;  // false: it exited on its own (finished, or failed) before the kill
   bool writing = false;  // its temporary was seen before the kill (else it was still starting after 60 s)
@@ -492,24 +493,38 @@ KillResult init_killed_while_writing(const std::string& spec, const std::string&
   return k;
 }
 
+// Whether the run got as far as its rename: it exited by itself, or the kill came after the rename
+// (while it unmapped and exited), so that `out` is its complete model of three (rows, 8192) tensors and
+// the temporary is gone. Anything else under `out` that is not the previous model is a finding.
+bool finished_first(const KillResult& k, const std::string& out, std::int64_t rows) {
+  if (!k.killed) return true;
+  if (std::filesystem::exists(k.tmp) || !std::filesystem::exists(out)) return false;
+  try {
+    const auto f = pi::SafetensorsReader::open(out);
+    if (f.tensors().size() != 3) return false;
+    for (const auto& t : f.tensors())
+      if (t.shape != std::vector<std::int64_t>{rows, 8192}) return false;
+    return true;
+  } catch (const pi::Error&) {
+    return false;  // a partial file under the final name
+  }
+}
+
 TEST(ProgramFaults, KilledDuringInitLeavesTheFinalNameAlone) {
-  std::filesystem::remove_all("killed");
-  std::filesystem::create_directory("killed");
   const std::string out = "killed/model.safetensors";
-  std::int64_t rows = 2048;  // 3 x rows x 8192 elements: 200 MB at 2048 rows, about 1 s on 2 cores
+  std::int64_t rows = 4096;  // 3 x rows x 8192 elements: 400 MB at 4096 rows, 0.5-2 s on 2 cores
   for (int attempt = 0; attempt < 3; ++attempt, rows *= 2) {
+    std::filesystem::remove_all("killed");
+    std::filesystem::create_directory("killed");
     const std::string shape = "[" + std::to_string(rows) + ", 8192]";
     std::ofstream("killed_spec.json") << R"({"parameters": {"a": {"shape": )" << shape << R"(, "scheme": "normal"}, "b": {"shape": )"
                                       << shape << R"(, "scheme": "uniform"}, "c": {"shape": )" << shape << R"(, "scheme": "normal"}}})";
     // 1. no previous model: nothing under the final name afterwards
     const KillResult k1 = init_killed_while_writing("killed_spec.json", out);
-    if (!k1.killed) {
-      ASSERT_TRUE(WIFEXITED(k1.status) && WEXITSTATUS(k1.status) == 0) << "the run failed by itself: status " << k1.status;
-      std::filesystem::remove_all("killed");
-      std::filesystem::create_directory("killed");
-      continue;  // it finished first: a bigger spec
-    }
+    if (!k1.killed) ASSERT_TRUE(WIFEXITED(k1.status) && WEXITSTATUS(k1.status) == 0) << "the run failed by itself: status " << k1.status;
+    if (finished_first(k1, out, rows)) continue;  // a bigger spec
     EXPECT_FALSE(std::filesystem::exists(out)) << "a partial model under the final name";
+    if (k1.writing) EXPECT_TRUE(std::filesystem::exists(k1.tmp)) << "the killed run's temporary (documented above) is gone";
     std::filesystem::remove(k1.tmp);  // the killed run's leftover (see above)
     EXPECT_TRUE(listing("killed").empty()) << "left behind: " << listing("killed")[0];
     // 2. a previous model written by a successful run: byte for byte the same afterwards
@@ -517,12 +532,8 @@ TEST(ProgramFaults, KilledDuringInitLeavesTheFinalNameAlone) {
     const std::string before = slurp(out);
     ASSERT_FALSE(before.empty());
     const KillResult k2 = init_killed_while_writing("killed_spec.json", out);
-    if (!k2.killed) {
-      ASSERT_TRUE(WIFEXITED(k2.status) && WEXITSTATUS(k2.status) == 0) << "the run failed by itself: status " << k2.status;
-      std::filesystem::remove_all("killed");
-      std::filesystem::create_directory("killed");
-      continue;
-    }
+    if (!k2.killed) ASSERT_TRUE(WIFEXITED(k2.status) && WEXITSTATUS(k2.status) == 0) << "the run failed by itself: status " << k2.status;
+    if (finished_first(k2, out, rows)) continue;
     EXPECT_TRUE(slurp(out) == before) << "the previous model was changed";
     if (k2.writing) EXPECT_TRUE(std::filesystem::exists(k2.tmp)) << "the killed run's temporary (documented above) is gone";
     std::filesystem::remove(k2.tmp);
