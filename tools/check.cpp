@@ -115,7 +115,7 @@ Expect expected(const Spec& spec, const Param& p, const pi::TensorView& global, 
     const double sd = o.num("std", 0.01), rows = static_cast<double>(p.shape[0]);
     by_var(sd * sd * (rows - std::ceil(o.num("sparsity", 0.9) * rows)) / rows);
   } else if (s == "orthogonal") {  // orthonormal rows or columns: mean square gain^2 / max(rows, cols)
-    const int bd = static_cast<int>(o.integer("batch_dims", 0));
+    const int bd = o.small_int("batch_dims", 0);
     double rows = static_cast<double>(p.shape[static_cast<std::size_t>(bd)]), cols = 1;
     for (std::size_t d = static_cast<std::size_t>(bd) + 1; d < p.shape.size(); ++d) cols *= static_cast<double>(p.shape[d]);
     const double g = o.num("gain", 1.0);

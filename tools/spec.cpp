@@ -2,6 +2,7 @@
 #include "spec.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <map>
 
 namespace paraminit_program {
@@ -26,16 +27,34 @@ const std::map<std::string, std::vector<std::string>> kSchemeFields = {
     {"output_bias", {"activation", "centered", "stats"}}, {"variance_parameter", {"kind", "variances"}},
 };
 
+// A bound on the parameters of one spec (with repeat's copies): a model has thousands of tensors;
+// a count of 10^12 must be an error, not hours of parsing until memory runs out.
+constexpr std::size_t kMaxParams = 100000;
+
+}  // namespace
+
+std::string library_reason(const pi::Error& e) {
+  const std::string w = e.what();
+  const std::size_t colon = w.find(": ");
+  return w.rfind("paraminit::", 0) == 0 && colon != std::string::npos ? w.substr(colon + 2) : w;
+}
+
+namespace {
+
 pi::DType parse_dtype(const Spec& s, const std::string& p, const json& v) {
   if (!v.is_string()) spec_fail(s, p, "dtype", "expected one of \"f32\", \"f64\", \"f16\", \"bf16\"");
   try {
     return pi::from_name<pi::DType>(v.get<std::string>());
   } catch (const pi::Error& e) {
-    spec_fail(s, p, "dtype", e.what());
+    spec_fail(s, p, "dtype", library_reason(e));
   }
 }
 
 void add_param(Spec& s, const std::string& name, const json& v, pi::DType default_dtype) {
+  // spec_fail names the parameter only when its name is not empty; a tensor needs a name anyway
+  if (name.empty()) throw SpecError(s.origin + ": parameters[\"\"]: a parameter needs a non-empty name");
+  if (s.params.size() >= kMaxParams)
+    throw SpecError(s.origin + ": parameters: more than " + std::to_string(kMaxParams) + " parameters");
   if (!v.is_object()) spec_fail(s, name, "", "expected an object");
   Param p;
   p.name = name;
@@ -54,8 +73,11 @@ void add_param(Spec& s, const std::string& name, const json& v, pi::DType defaul
     } else if (k == "scheme") {
       if (!it->is_string()) spec_fail(s, name, k, "expected a string");
       p.scheme = it->get<std::string>();
-    } else if (k == "shard_dim") {
+    } else if (k == "shard_dim") {  // range-checked before narrowing: 2^32 must not become dimension 0
       if (!it->is_number_integer()) spec_fail(s, name, k, "expected an integer");
+      if (it->is_number_unsigned() ? it->get<std::uint64_t>() > static_cast<std::uint64_t>(pi::kMaxRank)
+                                   : it->get<std::int64_t>() < -1 || it->get<std::int64_t>() > pi::kMaxRank)
+        spec_fail(s, name, k, it->dump() + " is not a dimension of the shape");
       p.shard_dim = it->get<int>();
     }
   }
@@ -81,10 +103,12 @@ void add_param(Spec& s, const std::string& name, const json& v, pi::DType defaul
 }  // namespace
 
 [[noreturn]] void spec_fail(const Spec& s, const std::string& param, const std::string& field, const std::string& what) {
+  // "origin: parameters["p"].field: what", "origin: parameters["p"]: what", "origin: field: what" (a
+  // top-level field) or "origin: what"
   std::string at = s.origin + ": ";
   if (!param.empty()) at += "parameters[\"" + param + "\"]";
-  if (!field.empty()) at += "." + field;
-  throw SpecError(at + ": " + what);
+  if (!field.empty()) at += (param.empty() ? "" : ".") + field;
+  throw SpecError(param.empty() && field.empty() ? at + what : at + ": " + what);
 }
 
 Spec parse_spec(const std::string& text, const std::string& origin) {
@@ -118,7 +142,11 @@ Spec parse_spec(const std::string& text, const std::string& origin) {
       const std::string pattern = r["name"].get<std::string>();
       const auto brace = pattern.find("{i}");
       if (brace == std::string::npos) throw SpecError(origin + ": repeat: name \"" + pattern + "\" has no {i}");
-      for (std::uint64_t i = 0; i < r["count"].get<std::uint64_t>(); ++i) {
+      const std::uint64_t count = r["count"].get<std::uint64_t>();
+      if (count > kMaxParams || count * r["parameters"].size() > kMaxParams - s.params.size())
+        throw SpecError(origin + ": repeat: count " + std::to_string(count) + " makes more than " + std::to_string(kMaxParams) +
+                        " parameters");
+      for (std::uint64_t i = 0; i < count; ++i) {
         std::string prefix = pattern;
         prefix.replace(brace, 3, std::to_string(i));
         for (auto it = r["parameters"].begin(); it != r["parameters"].end(); ++it) add_param(s, prefix + "." + it.key(), it.value(), dt);
@@ -142,7 +170,15 @@ double Opt::num(const char* k, double dflt) const {
 std::int64_t Opt::integer(const char* k, std::int64_t dflt) const {
   if (!p.opt.contains(k)) return dflt;
   if (!p.opt[k].is_number_integer()) spec_fail(spec, p.name, k, "expected an integer");
+  if (p.opt[k].is_number_unsigned() && p.opt[k].get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+    spec_fail(spec, p.name, k, p.opt[k].dump() + " is out of range");  // would wrap to a negative number
   return p.opt[k].get<std::int64_t>();
+}
+
+int Opt::small_int(const char* k, int dflt) const {
+  const std::int64_t v = integer(k, dflt);
+  if (v < INT_MIN || v > INT_MAX) spec_fail(spec, p.name, k, std::to_string(v) + " is out of range");
+  return static_cast<int>(v);
 }
 
 bool Opt::flag(const char* k, bool dflt) const {
@@ -228,14 +264,14 @@ void apply(pi::Context& ctx, const pi::TensorView& v, pi::Key key, const Spec& s
     sp.nonzeros_per_unit = o.integer("k", 15);
     sp.std = o.num("std", 0.01);
     sp.values = o.named("values", pi::SparseValues::normal);
-    sp.unit_axis = static_cast<int>(o.integer("unit_axis", 0));
+    sp.unit_axis = o.small_int("unit_axis", 0);
     return pi::sparse(ctx, v, key, sp);
   }
   if (s == "sparse_fraction") return pi::sparse_fraction(ctx, v, key, o.num("sparsity", 0.9), o.num("std", 0.01));
   if (s == "orthogonal") {
     pi::OrthogonalOptions oo;
     oo.gain = o.num("gain", 1.0);
-    oo.batch_dims = static_cast<int>(o.integer("batch_dims", 0));
+    oo.batch_dims = o.small_int("batch_dims", 0);
     oo.path = o.named("path", pi::OrthogonalPath::automatic);
     pi::orthogonal(ctx, v, key, oo);
     return;

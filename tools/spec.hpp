@@ -40,7 +40,12 @@ struct Spec {
 /// where they are read (Opt), before anything is written.
 Spec parse_spec(const std::string& text, const std::string& origin);
 
-/// Throws SpecError "origin: parameters["param"].field: what" (param and field may be empty).
+/// The reason of a library error without the "paraminit::function: " it starts with (the spec's
+/// message names the parameter and field instead).
+std::string library_reason(const paraminit::Error& e);
+
+/// Throws SpecError "origin: parameters["param"].field: what"; without param "origin: field: what" (a
+/// top-level field), without either "origin: what".
 [[noreturn]] void spec_fail(const Spec& s, const std::string& param, const std::string& field, const std::string& what);
 
 /// Typed access to a parameter's scheme options: the default when absent, a SpecError naming the
@@ -50,6 +55,7 @@ struct Opt {
   const Param& p;
   double num(const char* k, double dflt) const;
   std::int64_t integer(const char* k, std::int64_t dflt) const;
+  int small_int(const char* k, int dflt) const;  // integer() that also fits an int (an axis, a count of dims)
   bool flag(const char* k, bool dflt) const;
   std::string str(const char* k, const std::string& dflt) const;
   std::vector<double> numbers(const char* k) const;
@@ -72,7 +78,7 @@ struct Opt {
     try {
       return paraminit::from_name<E>(str(k, ""));
     } catch (const paraminit::Error& e) {
-      spec_fail(spec, p.name, k, e.what());
+      spec_fail(spec, p.name, k, library_reason(e));
     }
   }
   paraminit::FanLayout layout() const;
