@@ -61,16 +61,11 @@ class Workspace {
 
 // ---- kernels --------------------------------------------------------------------------------------
 
-__device__ __forceinline__ float to_f32(float v) { return v; }
-__device__ __forceinline__ float to_f32(double v) { return static_cast<float>(v); }
-__device__ __forceinline__ float to_f32(kernels::f16_t v) { return kernels::f16_to_f32(v.bits); }
-__device__ __forceinline__ float to_f32(kernels::bf16_t v) { return kernels::bf16_to_f32(v.bits); }
-
 template <class In>
 __global__ void to_f32_kernel(const In* src, float* dst, std::uint64_t n) {
   const std::uint64_t stride = static_cast<std::uint64_t>(gridDim.x) * blockDim.x;
   for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-    dst[i] = to_f32(src[i]);
+    dst[i] = static_cast<float>(kernels::load(src + i));
 }
 
 template <class Out>

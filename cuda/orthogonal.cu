@@ -297,10 +297,7 @@ __global__ void load_kernel(const Out* src, std::uint64_t n, double* dst, unsign
   unsigned long long local = 0;
   for (std::uint64_t i = blockIdx.x * static_cast<std::uint64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::uint64_t>(gridDim.x) * blockDim.x) {
-    double v;
-    if constexpr (std::is_same_v<Out, kernels::f16_t>) v = kernels::f16_to_f32(src[i].bits);
-    else if constexpr (std::is_same_v<Out, kernels::bf16_t>) v = kernels::bf16_to_f32(src[i].bits);
-    else v = static_cast<double>(src[i]);
+    const double v = kernels::load(src + i);
     local += isfinite(v) ? 0ull : 1ull;
     dst[i] = v;
   }

@@ -156,11 +156,7 @@ Mat load(const TensorView& t, std::uint64_t n) {
   for_dtype(t.dtype, [&](auto tag) {
     using Out = decltype(tag);
     const Out* p = static_cast<const Out*>(t.data);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      if constexpr (std::is_same_v<Out, kernels::f16_t>) m[i] = kernels::f16_to_f32(p[i].bits);
-      else if constexpr (std::is_same_v<Out, kernels::bf16_t>) m[i] = kernels::bf16_to_f32(p[i].bits);
-      else m[i] = static_cast<float>(p[i]);
-    }
+    for (std::uint64_t i = 0; i < n; ++i) m[i] = static_cast<float>(kernels::load(p + i));
   });
   return m;
 }

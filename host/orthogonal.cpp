@@ -190,11 +190,6 @@ namespace paraminit {
 namespace detail {
 namespace {
 
-double to_double(float v) { return v; }
-double to_double(double v) { return v; }
-double to_double(kernels::f16_t v) { return kernels::f16_to_f32(v.bits); }
-double to_double(kernels::bf16_t v) { return kernels::bf16_to_f32(v.bits); }
-
 // The CPU side of run_job: host work buffers, the library's normal fill, LAPACK, a gather loop.
 template <class T>
 class CpuBackend {
@@ -215,7 +210,7 @@ class CpuBackend {
       using Out = decltype(tag);
       const Out* src = static_cast<const Out*>(t_.data);
       const std::size_t n = static_cast<std::size_t>(job_.rows * job_.cols);
-      for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<T>(to_double(src[i]));
+      for (std::size_t i = 0; i < n; ++i) w[i] = static_cast<T>(kernels::load(src + i));
     });
   }
   QrOps<T>& ops() { return cpu_qr_ops<T>(); }
@@ -417,7 +412,7 @@ OrthogonalInfo orthogonalize(Context& c, const TensorView& t, double gain, Ortho
       using Out = decltype(tag);
       const Out* p = static_cast<const Out*>(t.data);
       for (std::uint64_t i = 0; i < geo.numel; ++i) {
-        const double v = to_double(p[i]);
+        const double v = kernels::load(p + i);
         if (!std::isfinite(v))
           fail(Status::invalid_argument, where(fn) + "element " + std::to_string(i) + " of the weight is " + fmt_double(v));
       }

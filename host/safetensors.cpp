@@ -204,10 +204,7 @@ void convert(const void* src, DType from, void* dst, DType to, std::uint64_t n) 
       using C = typename kernels::ComputeType<O>::type;
       O* d = static_cast<O*>(dst);
       for (std::uint64_t i = 0; i < n; ++i) {
-        double v;
-        if constexpr (std::is_same_v<F, kernels::f16_t>) v = kernels::f16_to_f32(s[i].bits);
-        else if constexpr (std::is_same_v<F, kernels::bf16_t>) v = kernels::bf16_to_f32(s[i].bits);
-        else v = static_cast<double>(s[i]);
+        const double v = kernels::load(s + i);
         kernels::store(d + i, static_cast<C>(v));
       }
     });

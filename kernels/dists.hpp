@@ -194,6 +194,11 @@ PI_HD void store(float* p, float v) { *p = v; }
 PI_HD void store(double* p, double v) { *p = v; }
 PI_HD void store(f16_t* p, float v) { p->bits = f32_to_f16_rne(v); }
 PI_HD void store(bf16_t* p, float v) { p->bits = f32_to_bf16_rne(v); }
+// The inverse of store(): a stored element as its compute type (f16 and bf16 widen to fp32 exactly).
+PI_HD float load(const float* p) { return *p; }
+PI_HD double load(const double* p) { return *p; }
+PI_HD float load(const f16_t* p) { return f16_to_f32(p->bits); }
+PI_HD float load(const bf16_t* p) { return bf16_to_f32(p->bits); }
 // For the values of a distribution, never NaN: the same bits as store() without the NaN case.
 template <class Out, class T>
 PI_HD void store_value(Out* p, T v) { store(p, v); }

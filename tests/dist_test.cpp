@@ -33,6 +33,32 @@ struct UniformCase {
   double low, high;
 };
 
+// load() is store()'s inverse: every finite f16 and bf16 bit pattern survives load then store, and
+// load widens to the value IEEE 754 defines for those bits (sign, exponent, mantissa decoded here).
+TEST(Load, InvertsStoreOnEveryHalfPattern) {
+  namespace k = paraminit::kernels;
+  for (std::uint32_t b = 0; b < 65536; ++b) {
+    const int exp16 = static_cast<int>((b >> 10) & 31), expb = static_cast<int>((b >> 7) & 255);
+    const double sign = (b & 0x8000) ? -1.0 : 1.0;
+    if (exp16 != 31) {  // f16: not inf or NaN
+      k::f16_t h{static_cast<std::uint16_t>(b)}, back{};
+      const double want = sign * (exp16 == 0 ? std::ldexp(static_cast<double>(b & 1023), -24)
+                                             : std::ldexp(static_cast<double>((b & 1023) | 1024), exp16 - 25));
+      ASSERT_EQ(static_cast<double>(k::load(&h)), want) << "f16 bits " << b;
+      k::store(&back, k::load(&h));
+      ASSERT_EQ(back.bits, h.bits) << "f16 bits " << b;
+    }
+    if (expb != 255) {  // bf16: not inf or NaN
+      k::bf16_t h{static_cast<std::uint16_t>(b)}, back{};
+      const double want = sign * (expb == 0 ? std::ldexp(static_cast<double>(b & 127), -133)
+                                            : std::ldexp(static_cast<double>((b & 127) | 128), expb - 134));
+      ASSERT_EQ(static_cast<double>(k::load(&h)), want) << "bf16 bits " << b;
+      k::store(&back, k::load(&h));
+      ASSERT_EQ(back.bits, h.bits) << "bf16 bits " << b;
+    }
+  }
+}
+
 TEST(Uniform, KsMomentsAndOpenBounds) {
   for (const UniformCase c : {UniformCase{DType::f32, -1, 1}, UniformCase{DType::f32, 0.5, 3},
                               UniformCase{DType::f64, -2, 5}, UniformCase{DType::f64, 1e-3, 2e-3}}) {
