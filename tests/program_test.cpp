@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -285,6 +286,30 @@ TEST(Program, TheDefaultSpecRuns) {
   EXPECT_NE(r.out.find("160 parameters, 125078682 elements"), std::string::npos) << r.out;
   EXPECT_EQ(pi::SafetensorsReader::open("default.safetensors").tensors().size(), 160u);
   std::remove("default.safetensors");
+}
+
+// Issue 14: the file's bytes are the library's (the program stages parameters in host buffers and
+// writes them from a second thread; a parameter filled directly must give the same bytes), and
+// --compare-write prints its row and leaves no file of its own behind.
+TEST(Program, StagedWritesHoldTheLibrarysBitsAndCompareWriteCleansUp) {
+  std::filesystem::create_directory("cw");
+  const RunResult r = run("init --quiet --spec " + kSmall + " --out cw/small.safetensors --compare-write");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("init total / pwrite = "), std::string::npos) << r.out;
+  EXPECT_EQ(listing("cw"), std::vector<std::string>{"small.safetensors"});
+  const auto f = pi::SafetensorsReader::open("cw/small.safetensors");
+  pi::Context c = pi::Context::cpu(1);
+  std::vector<std::uint16_t> want(120 * 40);  // "n": normal, std 0.05, f16, key_for(7, "n")
+  pi::normal(c, pi::TensorView::of(want.data(), pi::DType::f16, {120, 40}), pi::key_for(7, "n"), {0.0, 0.05});
+  const auto got = bytes_of(f, *f.find("n"));
+  ASSERT_EQ(got.size(), want.size() * 2);
+  EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size()), 0);
+  std::vector<float> u(96 * 50);  // "u": uniform [-0.1, 0.3), f32
+  pi::uniform(c, pi::TensorView::of(u.data(), pi::DType::f32, {96, 50}), pi::key_for(7, "u"), {-0.1, 0.3});
+  const auto gu = bytes_of(f, *f.find("u"));
+  ASSERT_EQ(gu.size(), u.size() * 4);
+  EXPECT_EQ(std::memcmp(gu.data(), u.data(), gu.size()), 0);
+  std::filesystem::remove_all("cw");
 }
 
 // ---- faults (issue 15) ----------------------------------------------------------------------------

@@ -61,6 +61,12 @@ void print_fills_alone(double fills_s, double total_s) {
   std::printf("fills alone: %.3f s; init total / fills alone = %.2f\n", fills_s, total_s / fills_s);
 }
 
+void print_write_limit(std::uint64_t file_bytes, double pwrite_s, double total_s) {
+  std::printf("one pwrite() + fsync of the file's %.1f MB from a ready buffer (the limit): %.3f s, %.2f GB/s; "
+              "init total / pwrite = %.2f\n",
+              static_cast<double>(file_bytes) / 1e6, pwrite_s, static_cast<double>(file_bytes) / pwrite_s / 1e9, total_s / pwrite_s);
+}
+
 void print_failed(const std::vector<std::string>& failed) {
   std::printf("measured std outside its bound: ");
   for (const auto& f : failed) std::printf("%s ", f.c_str());

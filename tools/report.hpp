@@ -39,6 +39,7 @@ void print_init_summary(std::size_t params, std::uint64_t elems, std::uint64_t b
 void print_from_report(const std::string& from, std::size_t taken, std::size_t initialized, const std::vector<std::string>& mismatched,
                        std::size_t unused);
 void print_fills_alone(double fills_s, double total_s);
+void print_write_limit(std::uint64_t file_bytes, double pwrite_s, double total_s);
 void print_failed(const std::vector<std::string>& failed);
 
 // ---- load ----
