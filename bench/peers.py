@@ -1,14 +1,26 @@
 #!/usr/bin/env python3
-"""Peers of paraminit_bench in the same run: NumPy and PyTorch fills of the same size, when installed.
+"""The peers of paraminit's throughput table, in the same run, at the same thread count.
 
-Prints rows in the format of paraminit_bench's table (G elements/s, medians). Missing packages are
-reported and skipped. PyTorch runs with the same number of threads as paraminit's context
-(--threads, default: every core, as paraminit's default CPU context); NumPy's generators are
-single-threaded, which the headers say. Usage:
-bench/peers.py [--elements N] [--reps R] [--device cpu|cuda] [--threads T]
+Peers: PyTorch 2.x (torch.Tensor.uniform_/normal_, nn.init.trunc_normal_, fill_, nn.init.orthogonal_,
+nn.init.sparse_), JAX on the CPU (jax.random.uniform/normal/truncated_normal, jit-compiled, with
+jax_threefry_partitionable on; compile time excluded from the median and printed on its own row),
+and NumPy's Generator (single-threaded: NumPy has no threaded generator, which its header says).
+
+Like for like: the peers run with the thread count of paraminit's table (--threads, default: the
+count its header printed, else every core). torch gets torch.set_num_threads(T); the process is
+pinned to T cores (os.sched_setaffinity) before JAX starts, so XLA's CPU client sizes its pool to T.
+Each header prints both sides' thread counts.
+
+Each peer row prints paraminit's time per element / the peer's time per element from the same run
+(--paraminit-table: the markdown that `paraminit bench` printed): below 1, paraminit is faster; that
+ratio is what RESULTS.md quotes, not the absolute figures, which move from run to run.
+
+Usage: bench/peers.py [--paraminit-table FILE] [--elements N] [--reps R] [--device cpu|cuda] [--threads T]
+Missing packages are reported as rows and skipped.
 """
 import argparse
 import os
+import re
 import time
 
 
@@ -18,7 +30,7 @@ def median(xs):
 
 
 def timed(fn, reps, sync=None):
-    fn()
+    fn()  # warm-up: allocation, first-touch, lazy initialization
     if sync:
         sync()
     out = []
@@ -31,90 +43,188 @@ def timed(fn, reps, sync=None):
     return median(out)
 
 
-def row(device, what, dtype, n, bytes_per, sec):
-    print(f"| {device} | {what} | {dtype} | {n} | {sec * 1e3:.3f} | {n / sec / 1e9:.3f} | "
-          f"{n * bytes_per / sec / 1e9:.2f} | - |", flush=True)
+def read_table(path):
+    """paraminit bench's markdown: {(fill, dtype): seconds per element}, {shape: seconds}, threads."""
+    fills, ortho, threads = {}, {}, None
+    if not path or not os.path.exists(path):
+        return fills, ortho, threads
+    with open(path) as f:
+        for line in f:
+            m = re.search(r"(\d+) elements, (\d+) threads", line)
+            if m and threads is None:
+                threads = int(m.group(2))
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) < 5 or cells[0] not in ("cpu", "cuda"):
+                continue
+            try:
+                if cells[1] == "orthogonal":
+                    ortho[cells[3]] = float(cells[4])
+                else:
+                    fills[(cells[1], cells[2])] = float(cells[4]) * 1e-3 / float(cells[3])
+            except ValueError:
+                pass
+    return fills, ortho, threads
+
+
+class Table:
+    def __init__(self, fills):
+        self.fills = fills
+        self.ratios = []  # (peer, fill, dtype, ratio)
+
+    @staticmethod
+    def header(title):
+        print(f"\n{title}")
+        print("| device | peer | fill | dtype | elements | median ms | G elem/s | paraminit ms (same n) | paraminit / peer |")
+        print("|---|---|---|---|---:|---:|---:|---:|---:|")
+
+    def row(self, device, peer, fill, dtype, n, sec, ours=None):
+        """ours: paraminit's (fill, dtype) key in its table; the ratio is per element."""
+        pi = self.fills.get((ours or fill, dtype))
+        pi_ms = f"{pi * n * 1e3:.3f}" if pi else "-"
+        ratio = f"{pi * n / sec:.3f}" if pi else "-"
+        if pi:
+            self.ratios.append((peer, fill, dtype, pi * n / sec))
+        print(f"| {device} | {peer} | {fill} | {dtype} | {n} | {sec * 1e3:.3f} | {n / sec / 1e9:.3f} | {pi_ms} | {ratio} |",
+              flush=True)
+
+
+def numpy_peers(tab, n, reps):
+    try:
+        import numpy as np
+    except ImportError:
+        print("| cpu | numpy | - | - | - | not installed | | | |")
+        return
+    tab.header(f"NumPy {np.__version__} Generator (PCG64): 1 thread (NumPy's generators are single-threaded), "
+               f"median of {reps}")
+    rng = np.random.default_rng(1)
+    for dt, name in ((np.float32, "f32"), (np.float64, "f64")):
+        out = np.empty(n, dtype=dt)
+        tab.row("cpu", "numpy Generator.random", "uniform", name, n, timed(lambda: rng.random(out=out, dtype=dt), reps))
+        tab.row("cpu", "numpy Generator.standard_normal", "normal", name, n,
+                timed(lambda: rng.standard_normal(out=out, dtype=dt), reps))
+
+
+def torch_peers(tab, torch, device, n, reps, threads):
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    tab.header(f"PyTorch {torch.__version__} on {device}: {torch.get_num_threads()} threads "
+               f"(torch.set_num_threads), paraminit {threads}; median of {reps}")
+    dev = torch.device(device)
+    for dt, name in ((torch.float32, "f32"), (torch.float64, "f64"), (torch.float16, "f16"), (torch.bfloat16, "bf16")):
+        t = torch.empty(n, dtype=dt, device=dev)
+        tab.row(device, "torch fill_", "constant", name, n, timed(lambda: t.fill_(0.5), reps, sync))
+        tab.row(device, "torch uniform_", "uniform", name, n, timed(lambda: t.uniform_(-0.05, 0.05), reps, sync))
+        tab.row(device, "torch normal_", "normal", name, n, timed(lambda: t.normal_(0, 0.02), reps, sync))
+        tab.row(device, "torch nn.init.trunc_normal_", "trunc_normal", name, n,
+                timed(lambda: torch.nn.init.trunc_normal_(t, 0, 0.02, -0.04, 0.04), reps, sync))
+        del t
+    if device == "cpu":  # sparse_ is a Python loop over columns: minutes at 4096^2; per element against 4096^2
+        w = torch.empty(1024, 1024)
+        tab.row(device, "torch nn.init.sparse_ 0.9 (1024x1024)", "sparse_fraction 0.9", "f32", 1024 * 1024,
+                timed(lambda: torch.nn.init.sparse_(w, 0.9, 0.01), 1), ours="sparse_fraction 0.9 4096x4096")
 
 
 ORTHO_SHAPES = {"cpu": ((2048, 2048), (16384, 1024)), "cuda": ((8192, 8192), (65536, 4096))}
 
 
-def ortho_header(title):
-    print(f"\n{title}")
-    print("| device | orthogonal | dtype | shape | median s |")
-    print("|---|---|---|---|---:|")
-
-
-def orthogonal_numpy(reps):
-    """PyTorch's algorithm in NumPy (its bundled LAPACK): normal draw, QR, sign of diag(R)."""
-    import numpy as np
-    rng = np.random.default_rng(1)
-    ortho_header(f"Orthogonal peers: numpy {np.__version__} (median of 3)")
-    for rows, cols in ORTHO_SHAPES["cpu"]:
-        def run():
-            a = rng.standard_normal((rows, cols), dtype=np.float32)
-            if rows < cols:
-                a = a.T
-            q, r = np.linalg.qr(a)
-            q *= np.sign(np.diag(r))
-            return q.T if rows < cols else q
-        print(f"| cpu | numpy qr + sign | f32 | {rows}x{cols} | {timed(run, 3):.3f} |", flush=True)
-
-
-def orthogonal_torch(torch, device):
+def orthogonal_peers(ortho, torch, device, threads):
+    print(f"\nOrthogonal: torch {torch.__version__} nn.init.orthogonal_ ({torch.get_num_threads()} threads; "
+          f"paraminit {threads}), median of 3")
+    print("| device | peer | dtype | shape | median s | paraminit s | paraminit / peer |")
+    print("|---|---|---|---|---:|---:|---:|")
     sync = torch.cuda.synchronize if device == "cuda" else None
-    ortho_header(f"Orthogonal peers: torch {torch.__version__} nn.init.orthogonal_ (median of 3, "
-                 f"{torch.get_num_threads()} threads)")
+    out = []
     for rows, cols in ORTHO_SHAPES[device]:
         w = torch.empty(rows, cols, device=device)
         sec = timed(lambda: torch.nn.init.orthogonal_(w), 3, sync)
-        print(f"| {device} | torch nn.init.orthogonal_ | f32 | {rows}x{cols} | {sec:.3f} |", flush=True)
+        shape = f"{rows}x{cols}"
+        ours = ortho.get(shape)
+        ratio = ours / sec if ours else None
+        out.append((shape, ratio))
+        print(f"| {device} | torch nn.init.orthogonal_ | f32 | {shape} | {sec:.3f} | "
+              f"{f'{ours:.3f}' if ours else '-'} | {f'{ratio:.3f}' if ratio else '-'} |", flush=True)
+    return out
+
+
+def jax_peers(tab, n, reps):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        print("\n| cpu | jax | - | - | - | not installed | | | |")
+        return
+    jax.config.update("jax_threefry_partitionable", True)
+    cores = len(os.sched_getaffinity(0))
+    tab.header(f"JAX {jax.__version__} on {jax.devices()[0].platform}: XLA's CPU pool on {cores} cores (the process "
+               f"is pinned), threefry partitionable; jit, timed to block_until_ready, median of {reps}")
+    key = jax.random.key(1)
+    fns = {
+        "uniform": lambda dt: lambda k: jax.random.uniform(k, (n,), dt, -0.05, 0.05),
+        "normal": lambda dt: lambda k: jax.random.normal(k, (n,), dt) * jnp.asarray(0.02, dt),
+        "trunc_normal": lambda dt: lambda k: jax.random.truncated_normal(k, -2.0, 2.0, (n,), dt) * jnp.asarray(0.02, dt),
+    }
+    compile_s = []
+    for dt, name in ((jnp.float32, "f32"), (jnp.float16, "f16"), (jnp.bfloat16, "bf16")):
+        for fill, make in fns.items():
+            t0 = time.perf_counter()
+            compiled = jax.jit(make(dt)).lower(key).compile()
+            compile_s.append(time.perf_counter() - t0)
+            tab.row("cpu", f"jax.random.{'truncated_normal' if fill == 'trunc_normal' else fill}", fill, name, n,
+                    timed(lambda: compiled(key).block_until_ready(), reps))
+    print(f"(JAX compile, excluded above: median {median(compile_s) * 1e3:.0f} ms per function, "
+          f"{sum(compile_s):.2f} s for {len(compile_s)}; f64 needs jax_enable_x64 and is not run)")
+
+
+def summary(tab, ortho_ratios):
+    """The targets of issue 14 against the ratios of this run."""
+    print("\nTargets (issue 14), from this run's ratios (paraminit time / peer time; smaller is faster):")
+    print("| target | measured | met |")
+    print("|---|---|---|")
+    torch_r = {(f, d): r for p, f, d, r in tab.ratios if p.startswith("torch") and "sparse" not in p}
+    for fill, need in (("uniform", 1 / 3), ("normal", 1 / 3), ("trunc_normal", 1 / 10)):
+        for d in ("f32", "f64", "f16", "bf16"):
+            if (fill, d) in torch_r:
+                need_d = 1 / 10 if d == "bf16" else need
+                r = torch_r[(fill, d)]
+                print(f"| {fill} {d} >= {1 / need_d:.0f}x faster than torch | {1 / r:.1f}x | {'yes' if r <= need_d else 'NO'} |")
+    for shape, r in ortho_ratios:
+        need = 1.0 if shape in ("2048x2048", "8192x8192") else 0.5
+        if r is not None:
+            print(f"| orthogonal {shape} <= {need}x torch's time | {r:.2f}x | {'yes' if r <= need else 'NO'} |")
 
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--paraminit-table", default=None, help="the markdown `paraminit bench` printed in this run")
     ap.add_argument("--elements", type=int, default=1 << 26)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                    help="threads of the peers (paraminit's context: every core by default)")
+    ap.add_argument("--threads", type=int, default=None, help="default: the thread count of paraminit's table")
+    ap.add_argument("--no-orthogonal", action="store_true")
     a = ap.parse_args()
+    fills, ortho, table_threads = read_table(a.paraminit_table)
+    threads = a.threads or table_threads or os.cpu_count() or 1
+    if a.device == "cpu" and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if threads < len(cpus):
+            os.sched_setaffinity(0, cpus[:threads])  # before torch and JAX size their pools
     n = a.elements
-    print(f"\nPeers: {n} elements, median of {a.reps}; paraminit's table ran with {a.threads} threads, "
-          f"torch runs with {a.threads} (torch.set_num_threads), numpy with 1 (its generators are single-threaded)")
-    print("| device | fill | dtype | elements | median ms | G elem/s | GB/s | of limit |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    tab = Table(fills)
+    print(f"\nPeers: {n} elements; paraminit's table ran with {table_threads or '?'} threads"
+          f"{'' if a.paraminit_table else ' (no table given: no ratios)'}")
     if a.device == "cpu":
-        try:
-            import numpy as np
-            rng = np.random.default_rng(1)
-            out = np.empty(n, dtype=np.float32)
-            row("cpu", f"numpy {np.__version__} random (Generator.random)", "f32", n, 4,
-                timed(lambda: rng.random(out=out, dtype=np.float32), a.reps))
-            row("cpu", "numpy standard_normal", "f32", n, 4,
-                timed(lambda: rng.standard_normal(out=out, dtype=np.float32), a.reps))
-        except ImportError:
-            print("| cpu | numpy | - | - | not installed | | | |")
-        orthogonal_numpy(a.reps)
+        numpy_peers(tab, n, a.reps)
+    ortho_ratios = []
     try:
         import torch
+        torch.set_num_threads(threads)
+        torch_peers(tab, torch, a.device, n, a.reps, threads)
+        if not a.no_orthogonal:
+            ortho_ratios = orthogonal_peers(ortho, torch, a.device, threads)
     except ImportError:
-        print(f"| {a.device} | torch | - | - | not installed | | | |")
-        return
-    torch.set_num_threads(a.threads)  # like for like: torch's default here is 1 thread on 2 cores
-    orthogonal_torch(torch, a.device)
-    dev = torch.device(a.device)
-    sync = torch.cuda.synchronize if a.device == "cuda" else None
-    w = torch.empty(1024, 1024, device=dev)
-    if a.device == "cpu":  # sparse_ is a Python loop over columns: 6.5 minutes at 4096^2 here
-        row(a.device, "torch nn.init.sparse_ 0.9 1024x1024", "f32", 1024 * 1024, 4,
-            timed(lambda: torch.nn.init.sparse_(w, 0.9, 0.01), 1, sync))
-    for dt, name, size in ((torch.float32, "f32", 4), (torch.bfloat16, "bf16", 2)):
-        t = torch.empty(n, dtype=dt, device=dev)
-        row(a.device, f"torch {torch.__version__} ({torch.get_num_threads()} threads) uniform_", name, n, size, timed(lambda: t.uniform_(-0.05, 0.05), a.reps, sync))
-        row(a.device, "torch normal_", name, n, size, timed(lambda: t.normal_(0, 0.02), a.reps, sync))
-        row(a.device, "torch nn.init.trunc_normal_", name, n, size,
-            timed(lambda: torch.nn.init.trunc_normal_(t, 0, 0.02, -0.04, 0.04), a.reps, sync))
+        print(f"\n| {a.device} | torch | - | - | - | not installed | | | |")
+    if a.device == "cpu":
+        jax_peers(tab, n, a.reps)
+    summary(tab, ortho_ratios)
 
 
 if __name__ == "__main__":

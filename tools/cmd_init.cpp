@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -172,22 +171,22 @@ double fills_alone(pi::Context& ctx, bool cuda, const Spec& spec, const std::vec
   return fills;
 }
 
-// A host buffer for the staged writes, faulted in once: in 2 MiB pages where the kernel has
-// transparent huge pages (madvise mode), so that 300 MB cost 150 faults rather than 75,000.
+// A host buffer for the staged writes, its pages made present by the kernel at once
+// (MAP_POPULATE: one call rather than a fault per 4 KiB page on first touch).
 struct HostStaging {
   void* p = nullptr;
+  std::size_t n = 0;
   HostStaging() = default;
   HostStaging(const HostStaging&) = delete;
   HostStaging& operator=(const HostStaging&) = delete;
-  ~HostStaging() { std::free(p); }
+  ~HostStaging() {
+    if (p != nullptr) ::munmap(p, n);
+  }
   void reserve(std::size_t bytes) {
     if (bytes == 0) return;
-    constexpr std::size_t kHuge = std::size_t{2} << 20;
-    const std::size_t n = (bytes + kHuge - 1) / kHuge * kHuge;
-    p = std::aligned_alloc(kHuge, n);
-    if (p == nullptr) throw std::bad_alloc();
-    ::madvise(p, n, MADV_HUGEPAGE);  // advice only: without THP the pages are simply 4 KiB
-    std::memset(p, 0, n);
+    void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();
+    p = m, n = bytes;
   }
 };
 
@@ -248,59 +247,65 @@ int cmd_init(int argc, char** argv) {
   const Progress progress(!a.quiet);
   // Parameters up to kStagedMax bytes are filled into one of two ready host buffers and written with
   // pwrite() by a second thread while the next parameter is filled: the file system's write is the
-  // limit (a store into a fresh page of a shared file mapping costs a page fault, about 5x the
+  // limit (a store into a fresh page of a shared file mapping costs a page fault, several times the
   // write itself here). Larger ones are filled in place in the mapped file (no second copy of tens
-  // of GB in host memory).
+  // of GB in host memory). The largest go first, so that the last write, which nothing overlaps, is
+  // a small one; the values do not depend on the order, and the rows are printed in the spec's.
   constexpr std::size_t kStagedMax = std::size_t{256} << 20;
-  std::size_t staged_bytes = 0;
-  for (const Plan& pl : plan)
-    if (pl.bytes() <= kStagedMax) staged_bytes = std::max(staged_bytes, pl.bytes());
+  std::vector<std::size_t> order(plan.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return plan[x].bytes() > plan[y].bytes(); });
+  std::size_t need[2] = {0, 0};
+  for (std::size_t k = 0; k < order.size(); ++k)
+    if (plan[order[k]].bytes() <= kStagedMax) need[k % 2] = std::max(need[k % 2], plan[order[k]].bytes());
+  struct Row {
+    Stats s;
+    bool copied = false, check = false, ok = true;
+    double seconds = 0;
+  };
+  std::vector<Row> rows(plan.size());
   HostStaging staging[2];
   std::future<void> writing[2];  // at most one write in flight, beside the next fill
   try {
     pi::SafetensorsWriter w(a.out, decls, meta);
-    for (auto& b : staging) b.reserve(staged_bytes);  // faulted in once, reused for every parameter
-    if (!a.quiet) print_init_header();
-    for (std::size_t i = 0; i < plan.size(); ++i) {
+    for (int k = 0; k < 2; ++k) staging[k].reserve(need[k]);
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const std::size_t i = order[k];
       const Plan& pl = plan[i];
       const Param& p = *pl.p;
-      progress.step(i + 1, plan.size(), p.name);
+      progress.step(k + 1, plan.size(), p.name);
       const std::uint64_t n = pl.numel();
       const std::size_t bytes = pl.bytes();
-      const std::size_t slot = i % 2;
+      const std::size_t slot = k % 2;
       const bool staged = bytes > 0 && bytes <= kStagedMax;
       void* host = staged ? staging[slot].p : w.map(p.name);
       DeviceMem dev(cuda ? bytes : 0);
       const pi::TensorView v = pl.view(cuda ? dev.p : host);
       const double t0 = now();
-      bool copied = false;
+      Row& r = rows[i];
       if (from != nullptr) {
         if (const pi::SafetensorsTensor* t = from->find(p.name)) {
           if (t->shape == p.shape && t->readable) {
             from->read(ctx, p.name, v);
             taken.push_back(p.name);
-            copied = true;
+            r.copied = true;
           } else {
             mismatched.push_back(p.name + " (file " + t->dtype_name + " " + shape_text(t->shape) + ", spec " + shape_text(p.shape) + ")");
           }
         }
       }
-      if (!copied) apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
+      if (!r.copied) apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
       if (cuda) to_host(host, dev.p, bytes);
-      const double dt = now() - t0;
-      fill_seconds += dt;
+      r.seconds = now() - t0;
+      fill_seconds += r.seconds;
       elems += n;
       bytes_total += bytes;
-      const Stats s = host != nullptr ? host_stats(host, p.dtype, n) : Stats{};
+      r.s = host != nullptr ? host_stats(host, p.dtype, n) : Stats{};
       if (writing[1 - slot].valid()) writing[1 - slot].get();  // the previous write; its errors surface here
       if (staged) writing[slot] = std::async(std::launch::async, [&w, &p, host] { w.write(p.name, host); });
       double bound = 0;
-      const bool check = pl.expect.known && !copied && n > 1;
-      const bool ok = !check || within(pl.expect, s, p.dtype, &bound);
-      if (!ok) failed.push_back(p.name);
-      if (!a.quiet)
-        print_init_row(p.name, pl.local, p.dtype, copied ? "(from file)" : p.scheme, s, pl.expect.known && !copied ? &pl.expect.std : nullptr,
-                       !check ? "-" : ok ? "yes" : "NO", dt);
+      r.check = pl.expect.known && !r.copied && n > 1;
+      r.ok = !r.check || within(pl.expect, r.s, p.dtype, &bound);
     }
     for (auto& f : writing)
       if (f.valid()) f.get();
@@ -312,6 +317,17 @@ int cmd_init(int argc, char** argv) {
     progress.abandon();
     throw;  // the writer removes its temporary file: no half-written model file, the old one kept
   }
+  if (!a.quiet) print_init_header();
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const Plan& pl = plan[i];
+    const Row& r = rows[i];
+    if (!r.ok) failed.push_back(pl.p->name);
+    if (!a.quiet)
+      print_init_row(pl.p->name, pl.local, pl.p->dtype, r.copied ? "(from file)" : pl.p->scheme, r.s,
+                     pl.expect.known && !r.copied ? &pl.expect.std : nullptr, !r.check ? "-" : r.ok ? "yes" : "NO", r.seconds);
+  }
+  std::sort(taken.begin(), taken.end());
+  std::sort(mismatched.begin(), mismatched.end());
   const double total = now() - t_start;
   print_init_summary(plan.size(), elems, bytes_total, a.out, cuda, a.world, a.rank, total, fill_seconds);
   if (from != nullptr) {
