@@ -68,6 +68,9 @@ pi::Key key_of(nb::handle seed, nb::handle name, nb::handle stream);
 std::uint64_t to_u64(nb::handle v, const char* what);
 std::int64_t to_i64(nb::handle v, const char* what);
 
+/// str(v) as a C++ string ("?" if str() fails). (nb::str(object) would adopt, not convert, its argument.)
+std::string text_of(nb::handle v);
+
 /// The fan layout of a "layout" argument: "torch", "jax", or (in_axis, out_axis[, batch_axes]).
 pi::FanLayout layout_of(nb::handle layout);
 

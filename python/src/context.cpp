@@ -67,21 +67,23 @@ ContextRef default_for(nb::handle device) {
   std::string s;
   if (PyUnicode_Check(device.ptr())) s = nb::cast<std::string>(device);
   else if (nb::hasattr(device, "type") && nb::hasattr(device, "index")) {  // torch.device
-    s = nb::cast<std::string>(nb::str(device.attr("type")));
+    s = text_of(device.attr("type"));
     nb::object idx = device.attr("index");
-    if (!idx.is_none()) s += ":" + std::string(nb::str(idx).c_str());
+    if (!idx.is_none()) s += ":" + text_of(idx);
   } else {
     throw nb::type_error("paraminit: device must be None, an int, \"cpu\", \"cuda\", \"cuda:N\" or a torch.device");
   }
   if (s == "cpu") return default_cpu_context();
   if (s == "cuda") return default_cuda_context(0);
   if (s.rfind("cuda:", 0) == 0) {
+    int n = -1;
     try {
       std::size_t used = 0;
-      const int n = std::stoi(s.substr(5), &used);
-      if (used == s.size() - 5) return default_cuda_context(n);
-    } catch (const std::exception&) {
+      n = std::stoi(s.substr(5), &used);
+      if (used != s.size() - 5) n = -1;
+    } catch (const std::exception&) {  // not a number: the error below
     }
+    if (n >= 0) return default_cuda_context(n);
   }
   throw nb::value_error(("paraminit: unknown device \"" + s + "\" (cpu, cuda, cuda:N)").c_str());
 }

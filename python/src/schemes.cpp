@@ -52,7 +52,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::lecun_uniform(c, v, k, o); });
         },
-        "t"_a, nb::kw_only(), "layout"_a = "torch", PI_RANDOM_KW_NAMES,
+        "t"_a.none(), nb::kw_only(), "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "LeCun 1998 (JAX's lecun_uniform): U(-sqrt(3 / fan_in), sqrt(3 / fan_in))." PI_FAN_DOC PI_KEY_DOC);
   m.def("lecun_normal_",
         [](nb::handle t, bool truncated, nb::handle layout, PI_RANDOM_PARAMS) {
@@ -60,7 +60,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::lecun_normal(c, v, k, o); });
         },
-        "t"_a, nb::kw_only(), "truncated"_a = false, "layout"_a = "torch", PI_RANDOM_KW_NAMES,
+        "t"_a.none(), nb::kw_only(), "truncated"_a = false, "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "N(0, 1 / fan_in); truncated=True: JAX's / Keras's lecun_normal, N(0, s^2) on [-2 s, 2 s] with\n"
         "s = sqrt(1 / fan_in) / 0.87962566103423978 (std sqrt(1 / fan_in))." PI_FAN_DOC PI_KEY_DOC);
 
@@ -70,7 +70,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::glorot_uniform(c, v, k, o); });
         },
-        "t"_a, "gain"_a = 1.0, nb::kw_only(), "layout"_a = "torch", PI_RANDOM_KW_NAMES,
+        "t"_a.none(), "gain"_a = 1.0, nb::kw_only(), "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "Glorot & Bengio 2010, torch.nn.init.xavier_uniform_: U(-a, a), a = gain sqrt(6 / (fan_in + fan_out))."
         PI_FAN_DOC PI_KEY_DOC);
   m.def("xavier_normal_",
@@ -79,7 +79,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::glorot_normal(c, v, k, o); });
         },
-        "t"_a, "gain"_a = 1.0, nb::kw_only(), "truncated"_a = false, "layout"_a = "torch", PI_RANDOM_KW_NAMES,
+        "t"_a.none(), "gain"_a = 1.0, nb::kw_only(), "truncated"_a = false, "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "torch.nn.init.xavier_normal_: N(0, gain^2 2 / (fan_in + fan_out)); truncated=True: JAX's\n"
         "glorot_normal (the truncated normal of variance_scaling_ with scale gain^2, mode fan_avg)."
         PI_FAN_DOC PI_KEY_DOC);
@@ -95,7 +95,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::he_uniform(c, v, k, o); });
         },
-        "t"_a, "a"_a = 0.0, "mode"_a = "fan_in", "nonlinearity"_a = "leaky_relu", nb::kw_only(), "layout"_a = "torch",
+        "t"_a.none(), "a"_a = 0.0, "mode"_a = "fan_in", "nonlinearity"_a = "leaky_relu", nb::kw_only(), "layout"_a = "torch",
         PI_RANDOM_KW_NAMES,
         "He et al. 2015, torch.nn.init.kaiming_uniform_: U(-b, b), b = gain sqrt(3 / fan), fan = fan_in or\n"
         "fan_out (mode), gain = calculate_gain(nonlinearity, a) (leaky_relu: sqrt(2 / (1 + a^2))). With\n"
@@ -113,7 +113,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::he_normal(c, v, k, o); });
         },
-        "t"_a, "a"_a = 0.0, "mode"_a = "fan_in", "nonlinearity"_a = "leaky_relu", nb::kw_only(), "truncated"_a = false,
+        "t"_a.none(), "a"_a = 0.0, "mode"_a = "fan_in", "nonlinearity"_a = "leaky_relu", nb::kw_only(), "truncated"_a = false,
         "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "torch.nn.init.kaiming_normal_: N(0, gain^2 / fan), gain = calculate_gain(nonlinearity, a);\n"
         "truncated=True: JAX's he_normal (variance_scaling_'s truncated normal, scale gain^2)."
@@ -130,7 +130,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::variance_scaling(c, v, k, o); });
         },
-        "t"_a, "scale"_a = 1.0, "mode"_a = "fan_in", "distribution"_a = "truncated_normal", nb::kw_only(),
+        "t"_a.none(), "scale"_a = 1.0, "mode"_a = "fan_in", "distribution"_a = "truncated_normal", nb::kw_only(),
         "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "jax.nn.initializers.variance_scaling: v = scale / n, n = fan_in, fan_out or (fan_in + fan_out) / 2\n"
         "(mode fan_in, fan_out, fan_avg); uniform: U(-sqrt(3 v), sqrt(3 v)); normal: N(0, v);\n"
@@ -150,7 +150,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::fan_in_uniform(c, v, k, o); });
         },
-        "t"_a, "fan_in"_a = nb::none(), nb::kw_only(), "layout"_a = "torch", PI_RANDOM_KW_NAMES,
+        "t"_a.none(), "fan_in"_a = nb::none(), nb::kw_only(), "layout"_a = "torch", PI_RANDOM_KW_NAMES,
         "U(-1/sqrt(m), 1/sqrt(m)), m = fan_in (Goodfellow et al. 8.4): PyTorch's default init of Linear and\n"
         "Conv weights and, given the weight's fan_in, of their biases (then t may have any rank)."
         PI_FAN_DOC PI_KEY_DOC);
@@ -164,7 +164,7 @@ void bind_schemes(nb::module_& m) {
           const pi::Key k = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::orthogonal(c, v, k, o); });
         },
-        "t"_a, "gain"_a = 1.0, nb::kw_only(), "path"_a = "automatic", "batch_dims"_a = 0, PI_RANDOM_KW_NAMES,
+        "t"_a.none(), "gain"_a = 1.0, nb::kw_only(), "path"_a = "automatic", "batch_dims"_a = 0, PI_RANDOM_KW_NAMES,
         "Saxe et al. 2013, torch.nn.init.orthogonal_ semantics: rows = dim 0, cols = the product of the\n"
         "others; G ~ N(0, 1) (rows x cols) drawn with normal_ in f32 (f64 for f64 tensors); Q R = G (or G^T\n"
         "when rows < cols); Q's columns times sign(diag(R)) (Haar); the result gain * Q (transposed back).\n"
@@ -179,7 +179,7 @@ void bind_schemes(nb::module_& m) {
           return run(t, window, context,
                      [&](pi::Context& c, const pi::TensorView& v) { pi::delta_orthogonal(c, v, k, o); });
         },
-        "t"_a, "gain"_a = 1.0, nb::kw_only(), "allow_even"_a = false, "path"_a = "automatic", PI_RANDOM_KW_NAMES,
+        "t"_a.none(), "gain"_a = 1.0, nb::kw_only(), "allow_even"_a = false, "path"_a = "automatic", PI_RANDOM_KW_NAMES,
         "Delta-orthogonal (Xiao et al. 2018) for a (out, in, k...) convolution weight, in <= out: every tap 0\n"
         "except the centre one (k_s // 2), which is gain * orthogonal_ of the (out, in) matrix. Even kernel\n"
         "sizes need allow_even=True." PI_KEY_DOC);
@@ -188,7 +188,7 @@ void bind_schemes(nb::module_& m) {
           const pi::OrthogonalPath p = pi::from_name<pi::OrthogonalPath>(path);
           return run(t, nb::none(), context, [&](pi::Context& c, const pi::TensorView& v) { pi::orthogonalize(c, v, gain, p); });
         },
-        "t"_a, "gain"_a = 1.0, nb::kw_only(), "path"_a = "automatic", "context"_a = nb::none(),
+        "t"_a.none(), "gain"_a = 1.0, nb::kw_only(), "path"_a = "automatic", "context"_a = nb::none(),
         "Replaces the weight W (rows = dim 0, cols = the rest) by gain * Q of W = Q R with diag(R) > 0\n"
         "(Gram-Schmidt of W's columns, or rows when rows < cols), in f64. ValueError for a numerically\n"
         "rank-deficient W. Fills t in place and returns it.");

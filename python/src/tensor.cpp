@@ -59,6 +59,23 @@ nb::ndarray<> import_refused(nb::handle t) {
     value_error("paraminit: the " + tname(t) +
                 " is read-only (a NumPy array with writeable=False, a JAX array, a read-only DLPack export): "
                 "paraminit fills tensors in place; fill a writable copy instead");
+  if (nb::hasattr(t, "__dlpack__")) {  // a tensor type whose export failed: say why, in its words
+    std::string why = "its export failed";
+    PyObject* cap = PyObject_CallMethod(t.ptr(), "__dlpack__", nullptr);
+    if (cap != nullptr) {
+      Py_DECREF(cap);
+    } else {
+      PyObject *type, *value, *trace;
+      PyErr_Fetch(&type, &value, &trace);
+      PyErr_NormalizeException(&type, &value, &trace);
+      nb::object ty = nb::steal(type), val = nb::steal(value), tb = nb::steal(trace);
+      if (val.is_valid()) why = std::string(Py_TYPE(val.ptr())->tp_name) + ": " + text_of(val);
+    }
+    std::string device;
+    if (nb::hasattr(t, "device")) device = " on device " + text_of(t.attr("device"));
+    value_error("paraminit: the " + tname(t) + device + " cannot be taken through DLPack (" + why +
+                "): paraminit fills host memory and CUDA device memory");
+  }
   type_error("paraminit: expected a tensor that supports DLPack or the buffer protocol (torch, NumPy, CuPy, ...), got " +
              tname(t));
 }
@@ -84,6 +101,15 @@ bool is_jax_array(nb::handle t) {
 
 }  // namespace
 
+std::string text_of(nb::handle v) {
+  PyObject* s = PyObject_Str(v.ptr());
+  const char* c = s != nullptr ? PyUnicode_AsUTF8(s) : nullptr;
+  std::string out = c != nullptr ? c : "?";
+  Py_XDECREF(s);
+  if (c == nullptr) PyErr_Clear();
+  return out;
+}
+
 std::uint64_t to_u64(nb::handle v, const char* what) {
   PyObject* i = PyNumber_Index(v.ptr());
   if (i == nullptr) {
@@ -94,7 +120,7 @@ std::uint64_t to_u64(nb::handle v, const char* what) {
   const unsigned long long u = PyLong_AsUnsignedLongLong(i);
   if (u == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
     PyErr_Clear();
-    value_error(std::string("paraminit: ") + what + " = " + nb::str(owned).c_str() + " is outside [0, 2**64)");
+    value_error(std::string("paraminit: ") + what + " = " + text_of(owned) + " is outside [0, 2**64)");
   }
   return u;
 }
@@ -109,7 +135,7 @@ std::int64_t to_i64(nb::handle v, const char* what) {
   const long long s = PyLong_AsLongLong(i);
   if (s == -1 && PyErr_Occurred()) {
     PyErr_Clear();
-    value_error(std::string("paraminit: ") + what + " = " + nb::str(owned).c_str() + " is outside the int64 range");
+    value_error(std::string("paraminit: ") + what + " = " + text_of(owned) + " is outside the int64 range");
   }
   return s;
 }

@@ -137,8 +137,12 @@ def bits(t):
     import torch
 
     if not isinstance(t, torch.Tensor):
-        t = torch.from_numpy(t)
-    ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()]
+        import numpy as np
+
+        t = torch.from_numpy(np.array(t, copy=True))  # a copy: also of read-only arrays
+    ints = {2: torch.int16, 4: torch.int32, 8: torch.int64}.get(t.element_size())
+    if ints is None or t.is_complex():  # bytes of any other element type (bool, uint8, complex, float8)
+        return t.contiguous().reshape(-1).view(torch.uint8)
     return t.contiguous().view(ints)
 
 
