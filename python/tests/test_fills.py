@@ -292,3 +292,23 @@ def test_cuda_equals_cpu(dtype):
             fill(case, c)
             torch.cuda.current_stream().synchronize()
             assert_same_bits(g.cpu(), c, f"{case.name} {dtype} cuda")
+
+
+def test_stubs_match_the_module():
+    """_core.pyi names every function of the module with the same parameters, in order."""
+    import ast
+    import pathlib
+    import re
+
+    import paraminit._core as core
+
+    stub = ast.parse((pathlib.Path(pi.__file__).parent / "_core.pyi").read_text())
+    funcs = {f.name: f for f in stub.body if isinstance(f, ast.FunctionDef)}
+    public = {n for n in dir(core) if not n.startswith("__") and callable(getattr(core, n))} - {"Context", "Error"}
+    assert set(funcs) == public
+    for name, f in funcs.items():
+        sig = getattr(core, name).__doc__.splitlines()[0]  # nanobind: "name(a: T = d, *, b: U) -> R"
+        got = [p for p in re.findall(r"[(,]\s*\*?\s*(\w+)\s*:", sig)]
+        want = [a.arg for a in f.args.args + f.args.kwonlyargs]
+        assert got == want, f"{name}: module {got}, stub {want}"
+    assert set(pi.__all__) >= public - {"_direct_call_seconds"}
