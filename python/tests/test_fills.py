@@ -82,6 +82,14 @@ def test_other_memory_kinds():
     assert torch.count_nonzero(m[0]) == 0 and torch.count_nonzero(m[3]) == 0
 
 
+def test_integer_like_arguments():
+    """NumPy integers and lists work where ints and tuples are expected; the key is the same."""
+    a, b = torch.empty(6, 10), torch.empty(6, 4)
+    pi.xavier_uniform_(a, seed=5, name="w", layout=(-1, -2))
+    pi.xavier_uniform_(b, seed=np.uint64(5), name="w", layout=[-1, -2], window=[np.int64(1), np.int32(3), 10])
+    assert_same_bits(b, a[:, 3:7], "NumPy integers")
+
+
 # ---- known answers independent of the library -------------------------------------------------------
 
 M32 = 0xFFFFFFFF
