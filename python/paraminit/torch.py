@@ -688,7 +688,8 @@ def init_module(module: torch.nn.Module, seed: Optional[int], rules=None, device
     before anything is written.
 
     device: a module with tensors on the ``meta`` device is first materialized with
-    ``module.to_empty(device=device or "cpu")`` (a module not on meta is not moved).
+    ``module.to_empty(device=device or "cpu")`` (a module not on meta is not moved); tied
+    parameters, which to_empty unties, are tied again.
 
     DTensor parameters (FSDP2, tensor parallel) are filled on this rank's local shard only, with no
     communication. ``windows={pattern: (dim, start, global_extent)}`` declares plain tensors to be
@@ -699,8 +700,9 @@ def init_module(module: torch.nn.Module, seed: Optional[int], rules=None, device
 
     Names: the wrapper components "_orig_mod" (torch.compile), "_checkpoint_wrapped_module" and
     "_fsdp_wrapped_module" are dropped from the name that keys the stream, so a wrapped module gets
-    the bits of the bare one. A tied parameter is initialized once, under its first name in
-    named_parameters() order.
+    the bits of the bare one. A tied parameter (one tensor under several names) is initialized once,
+    under the smallest of its names (sorted, so independent of registration order), by the default
+    rule of that name's module unless a rule matches any of its names.
 
     measure: compute each tensor's mean/std and check it against the scheme's expected std (the
     5-sigma bound of ``paraminit init``); False skips the statistics (the report then has nan and
@@ -719,33 +721,48 @@ def init_module(module: torch.nn.Module, seed: Optional[int], rules=None, device
     # 1. plan every tensor (no writes yet): the rule of each, errors collected
     plans: List[_Plan] = []
     unknown: List[str] = []
-    seen: set = set()
     was_meta: List[str] = []
+    # every alias of each tensor (tied parameters have several names); the tensor's name is the
+    # smallest of them, so it depends neither on registration order nor on which module owns it
+    aliases: Dict[int, List[Tuple[str, torch.nn.Module, str, str, Optional[torch.nn.Module], str]]] = {}
     modules = dict(module.named_modules(remove_duplicate=False))
-    for mname, mod in module.named_modules():
+    for mname, mod in modules.items():
         parent_name, _, child = mname.rpartition(".")
         parent = modules.get(parent_name) if mname else None
-        for kind, items in (("param", mod.named_parameters(recurse=False)), ("buffer", mod.named_buffers(recurse=False))):
+        for kind, items in (("param", mod._parameters.items()), ("buffer", mod._buffers.items())):
             for local_name, t in items:
-                if t is None or id(t) in seen:
+                if t is None:
                     continue
-                seen.add(id(t))
                 qual = _canonical(f"{mname}.{local_name}" if mname else local_name)
-                rule = _match(rules_list, qual)
-                if rule is None:
-                    if _mha_out_proj_bias(parent, child, local_name):
-                        rule = {"scheme": "zeros"}
-                    else:
-                        rule = default_scheme(mod, local_name, tuple(t.shape), gate_bias=gate_bias)
-                if rule is None:
-                    if kind == "param":
-                        unknown.append(f"{qual} ({type(mod).__name__}.{local_name}, shape {tuple(t.shape)})")
-                    elif _is_meta(t):
-                        was_meta.append(qual)
-                    continue
-                if "shape" in rule and list(rule["shape"]) != list(t.shape):
-                    raise ValueError(f"init_module: {qual}: the rule's shape {list(rule['shape'])} is not the parameter's {list(t.shape)}")
-                plans.append(_Plan(qual, (mod, local_name, kind), rule, kind == "buffer"))
+                aliases.setdefault(id(t), []).append((qual, mod, local_name, kind, parent, child))
+    tied = []
+    for entries in aliases.values():
+        entries.sort(key=lambda e: e[0])
+        if len(entries) > 1:
+            tied.append(entries)
+        qual, mod, local_name, kind, parent, child = entries[0]
+        if any(e[0] == entries[0][0] for e in entries[1:]):
+            entries = [entries[0]] + [e for e in entries[1:] if e[0] != entries[0][0]]
+        t = getattr(mod, local_name)
+        rule = None
+        for pattern, r in rules_list:  # first pattern matching any of its names
+            if any(fnmatch.fnmatchcase(e[0], pattern) for e in entries):
+                rule = r
+                break
+        if rule is None:
+            if _mha_out_proj_bias(parent, child, local_name):
+                rule = {"scheme": "zeros"}
+            else:
+                rule = default_scheme(mod, local_name, tuple(t.shape), gate_bias=gate_bias)
+        if rule is None:
+            if kind == "param":
+                unknown.append(f"{qual} ({type(mod).__name__}.{local_name}, shape {tuple(t.shape)})")
+            elif _is_meta(t):
+                was_meta.append(qual)
+            continue
+        if "shape" in rule and list(rule["shape"]) != list(t.shape):
+            raise ValueError(f"init_module: {qual}: the rule's shape {list(rule['shape'])} is not the parameter's {list(t.shape)}")
+        plans.append(_Plan(qual, (mod, local_name, kind), rule, kind == "buffer"))
     if unknown:
         raise ValueError("init_module: no rule for parameter(s) " + ", ".join(unknown) +
                          ": add a rule, e.g. rules={'<name or glob>': {'scheme': 'normal', 'std': 0.02}}")
@@ -760,6 +777,12 @@ def init_module(module: torch.nn.Module, seed: Optional[int], rules=None, device
     # 2. materialize a meta module
     if any(_is_meta(t) for t in list(module.parameters()) + list(module.buffers())):
         module.to_empty(device=device if device is not None else "cpu")
+        # to_empty gives each module its own new tensor: tie the aliases again to the first name's
+        for entries in tied:
+            _, mod0, n0, kind0, _, _ = entries[0]
+            t0 = getattr(mod0, n0)
+            for _, mod, n, kind, _, _ in entries[1:]:
+                (mod._parameters if kind == "param" else mod._buffers)[n] = t0
 
     # 3. fill, sorted by name (as paraminit init)
     report = Report()
