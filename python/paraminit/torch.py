@@ -337,6 +337,11 @@ def expected_stats(rule: Mapping[str, Any], shape: Sequence[int], sharded: bool 
     return None
 
 
+# The 5-sigma bound on a sample std is asymptotic (it uses the sample's 4th moment): with a handful of
+# values it means nothing (2 values: m4 = s^4, a bound of 0). Random tensors (or shards) with fewer
+# values than this are not checked ("-"); constants are checked exactly at any size.
+_MIN_CHECKED = 32
+
 _REL = {torch.bfloat16: 1.0 / 128, torch.float16: 1.0 / 1024, torch.float32: 1e-6, torch.float64: 1e-12}
 
 
@@ -705,7 +710,8 @@ def init_module(module: torch.nn.Module, seed: Optional[int], rules=None, device
     rule of that name's module unless a rule matches any of its names.
 
     measure: compute each tensor's mean/std and check it against the scheme's expected std (the
-    5-sigma bound of ``paraminit init``); False skips the statistics (the report then has nan and
+    5-sigma bound of ``paraminit init``; random tensors of fewer than 32 values on this process are
+    not checked, the bound being asymptotic); False skips the statistics (the report then has nan and
     "-"). Returns a Report.
     """
     rules_list, spec_seed = _normalize_rules(rules)
@@ -823,7 +829,7 @@ def init_module(module: torch.nn.Module, seed: Optional[int], rules=None, device
             ok: Optional[bool] = None
             if measure and block is not None:
                 mean, std, m4, n = _measure(local)
-                if exp is not None and n > 1 and local.dtype in _DTYPE_NAMES:
+                if exp is not None and local.dtype in _DTYPE_NAMES and (n >= _MIN_CHECKED if not exp[2] else n > 1):
                     ok = _within(exp, mean, std, m4, n, local.dtype)
             report.append(ReportRow(p.name, local_shape, tuple(int(e) for e in gshape), dtype_name, p.rule["scheme"], fields,
                                     mean, std, None if exp is None else exp[1], ok, ms,

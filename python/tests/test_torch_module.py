@@ -43,7 +43,8 @@ def five_sigma_mean(row, t):
 def test_defaults_within_5_sigma(kind):
     """Every tensor's measured std is within 5 sigma of its scheme's expected std: |s - sigma| <=
     5 sqrt((m4 - s^4) / N) / (2 s) + the dtype's relative rounding (paraminit init's bound), and its
-    mean within 5 sigma / sqrt(N) of the expected mean; constants exact."""
+    mean within 5 sigma / sqrt(N) of the expected mean; constants exact. Random tensors of fewer
+    than 32 values are not checked (the bound is asymptotic)."""
     m = MODELS[kind]()
     report = pt.init_module(m, 1234)
     assert report.ok, str(report)
@@ -55,7 +56,8 @@ def test_defaults_within_5_sigma(kind):
         if not t.is_floating_point():
             assert int(t) == 0  # num_batches_tracked
             continue
-        assert r.expected_std is not None and r.ok is True, r
+        assert r.expected_std is not None, r
+        assert r.ok is True or (r.ok is None and t.numel() < 32), r  # tiny random tensors: not checked
         if t.numel() > 1:
             assert five_sigma_mean(r, t), r
 
