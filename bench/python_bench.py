@@ -191,7 +191,7 @@ def main():
     ap.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and every core)")
     a = ap.parse_args()
     reps = max(3, a.reps)
-    cli = a.cli
+    cli = os.path.abspath(a.cli) if a.cli else None
     if cli is None:
         here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         cand = os.path.join(here, "build", "paraminit")
