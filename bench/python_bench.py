@@ -10,7 +10,7 @@
     against PyTorch's own ``reset_parameters`` on the same module at the same thread count
     (``torch.set_num_threads``). Target: init_module within 1.2x of the C++ fills.
 
-Medians of ``--reps`` (>= 3) runs, at 1 thread and at every core. The C++ program has no thread
+Medians of ``--reps`` (default 5, at least 3) interleaved runs, at 1 thread and at every core. The C++ program has no thread
 option (its context takes every core): its 1-thread figure is taken under ``taskset -c 0`` (its
 threads then share one core), noted in the row.
 
@@ -94,27 +94,24 @@ def call_overhead(reps):
         print(f"| {label} | {s * 1e6:.2f} | {direct * 1e6:.2f} | {ov:.2f} | < 5 us: {'yes' if ov < 5 else 'NO'} |")
 
 
-def cli_fills(cli, spec_path, threads, ncores, reps):
-    """Median over reps of the program's 'fills alone' seconds and its init total."""
+def cli_fills_once(cli, spec_path, threads, ncores):
+    """The program's 'fills alone' seconds for the spec (one run); whether it ran under taskset."""
     out = os.path.join(tempfile.gettempdir(), f"python_bench_{os.getpid()}.safetensors")
     cmd = [cli, "init", "--spec", spec_path, "--out", out, "--compare-fills", "--quiet", "--device", "cpu"]
     pinned = threads < ncores and shutil.which("taskset") is not None
     if pinned:
         cmd = ["taskset", "-c", ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[:threads])] + cmd
-    fills = []
-    for _ in range(reps):
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode not in (0, 3):
-            raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
-        m = re.search(r"fills alone: ([0-9.]+) s", r.stdout)
-        if not m:
-            raise RuntimeError(f"no 'fills alone' line in: {r.stdout}")
-        fills.append(float(m.group(1)))
+    r = subprocess.run(cmd, capture_output=True, text=True)
     try:
         os.remove(out)
     except OSError:
         pass
-    return statistics.median(fills), pinned
+    if r.returncode not in (0, 3):
+        raise RuntimeError(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr.strip()}")
+    m = re.search(r"fills alone: ([0-9.]+) s", r.stdout)
+    if not m:
+        raise RuntimeError(f"no 'fills alone' line in: {r.stdout}")
+    return float(m.group(1)), pinned
 
 
 def gpt2_rows(cli, reps, thread_counts, seed=1234):
@@ -165,13 +162,19 @@ def gpt2_rows(cli, reps, thread_counts, seed=1234):
                             mod.reset_parameters()
                 return time.perf_counter() - t0
 
-            warm = median_of(init_warm, reps)
-            meta = median_of(init_meta, reps)
-            measured = median_of(init_measured, reps)
-            ref = median_of(torch_reset, reps)
-            fills = pinned = None
-            if cli:
-                fills, pinned = cli_fills(cli, spec_path, T, ncores, reps)
+            # interleaved, so that a busy machine slows both sides of a ratio alike
+            runs = {"warm": [], "meta": [], "measured": [], "torch": [], "fills": []}
+            pinned = False
+            for _ in range(reps):
+                runs["warm"].append(init_warm())
+                if cli:
+                    f, pinned = cli_fills_once(cli, spec_path, T, ncores)
+                    runs["fills"].append(f)
+                runs["torch"].append(torch_reset())
+                runs["meta"].append(init_meta())
+                runs["measured"].append(init_measured())
+            warm, meta, measured, ref = (statistics.median(runs[k]) for k in ("warm", "meta", "measured", "torch"))
+            fills = statistics.median(runs["fills"]) if runs["fills"] else None
             fills_txt = "-" if fills is None else f"{fills:.3f}" + (" (taskset)" if pinned else "")
             ratio = "-" if fills is None else f"{warm / fills:.2f}"
             print(f"| {T} | {warm:.3f} | {meta:.3f} | {measured:.3f} | {fills_txt} | {ratio} | {ref:.3f} | {warm / ref:.2f} |")
@@ -187,7 +190,7 @@ def gpt2_rows(cli, reps, thread_counts, seed=1234):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cli", default=None, help="the paraminit program (default: build/paraminit if present)")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1 and every core)")
     a = ap.parse_args()
     reps = max(3, a.reps)
