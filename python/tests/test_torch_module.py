@@ -315,3 +315,23 @@ def test_dtypes_and_wrapper_names():
     rep = pt.init_module(wrapper, 1)
     assert [r.name for r in rep] == ["0.bias", "0.weight"]
     assert same_bits(wrapper._orig_mod[0].weight, inner[0].weight)
+
+
+def test_bits_equal_the_program_on_the_reports_spec(cli_run):
+    """init_module and `paraminit init` on the spec its report writes (same names, shapes, schemes,
+    seed) give the same bits: the Python path adds nothing to the values."""
+    m = nn.Module()
+    m.gpt = M.TinyGPT()
+    m.conv = M.ConvNet()
+    m.rnn = M.RNNs()
+    rules = {"gpt.h.0.mlp.c_fc.weight": {"scheme": "orthogonal", "gain": 1.5},
+             "gpt.h.1.mlp.c_proj.weight": {"scheme": "trunc_normal", "std": 0.02},
+             "conv.conv1.weight": {"scheme": "he_normal", "mode": "fan_out", "nonlinearity": "relu"},
+             "gpt.wpe.weight": {"scheme": "sparse", "k": 3}}
+    report = pt.init_module(m, 31337, rules, gate_bias=1.0)
+    spec = report.to_spec()
+    got = cli_run(spec, "torch_module_report")
+    tensors = dict(m.named_parameters(remove_duplicate=False)) | dict(m.named_buffers())
+    assert set(got) == set(spec["parameters"])
+    bad = [k for k in got if not same_bits(got[k], tensors[k])]
+    assert not bad, f"init_module and the program differ in {bad}"
