@@ -70,6 +70,7 @@ SCENARIOS = {
     "mesh2x2_replicate_shard": (Uneven, UNEVEN_RULES, 1.0, (4,), lambda nd: ["R", "S1"] if nd >= 2 else ["S0", "S0"]),
     "mesh2x2_uneven": (Uneven, UNEVEN_RULES, 1.0, (4,), lambda nd: ["S1", "S0"] if nd >= 2 else ["R", "S0"]),
     "fsdp2": (gpt, RULES, None, (2, 4), "fsdp2"),
+    "fsdp2_tied": (M.TinyGPT, RULES, None, (2,), "fsdp2"),  # lm_head.weight is wte.weight
 }
 
 
