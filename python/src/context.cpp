@@ -63,7 +63,11 @@ std::string describe(const PyContext& c) {
 // torch.device -> CUDA device n.
 ContextRef default_for(nb::handle device) {
   if (device.is_none()) return default_cpu_context();
-  if (PyLong_Check(device.ptr())) return default_cuda_context(static_cast<int>(to_i64(device, "device")));
+  if (PyLong_Check(device.ptr())) {
+    const std::int64_t n = to_i64(device, "device");
+    if (n < 0 || n > INT32_MAX) throw nb::value_error(("paraminit: device " + std::to_string(n) + " is not a CUDA ordinal").c_str());
+    return default_cuda_context(static_cast<int>(n));
+  }
   std::string s;
   if (PyUnicode_Check(device.ptr())) s = nb::cast<std::string>(device);
   else if (nb::hasattr(device, "type") && nb::hasattr(device, "index")) {  // torch.device

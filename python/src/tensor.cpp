@@ -99,6 +99,42 @@ bool is_jax_array(nb::handle t) {
   return r == 1;
 }
 
+// torch.Tensor and nn.Parameter (these exact types; subclasses such as DTensor keep their own
+// __dlpack__): the capsule of torch._C._to_dlpack, the C export under Tensor.__dlpack__. That
+// Python method costs ~4 us a call, more than the rest of a small fill together; its checks are
+// not needed here: requires_grad (paraminit writes in place like torch.nn.init under no_grad), the
+// conjugate bit (complex: refused by dtype), the layout (a sparse tensor fails the export and takes
+// the general path's message), and a CUDA stream handshake (the fill runs on torch's current
+// stream). nullptr: not such a tensor, or the export failed (no Python error left set).
+nb::object torch_capsule(nb::handle t) {
+  struct Torch {
+    bool looked = false;
+    PyTypeObject* tensor = nullptr;
+    PyTypeObject* parameter = nullptr;
+    nb::object to_dlpack;
+  };
+  static Torch* tt = new Torch;  // never destroyed: outlives the interpreter's module teardown
+  if (tt->tensor == nullptr) {
+    if (tt->looked) return nb::object();
+    PyObject* torch = PyDict_GetItemString(PyImport_GetModuleDict(), "torch");  // borrowed; never imported here
+    if (torch == nullptr) return nb::object();
+    tt->looked = true;
+    try {
+      nb::handle mod(torch);
+      nb::object tensor = mod.attr("Tensor"), param = mod.attr("nn").attr("Parameter");
+      tt->to_dlpack = mod.attr("_C").attr("_to_dlpack");
+      tt->parameter = reinterpret_cast<PyTypeObject*>(param.release().ptr());
+      tt->tensor = reinterpret_cast<PyTypeObject*>(tensor.release().ptr());
+    } catch (const nb::python_error&) {  // another torch: the general path
+      return nb::object();
+    }
+  }
+  if (Py_TYPE(t.ptr()) != tt->tensor && Py_TYPE(t.ptr()) != tt->parameter) return nb::object();
+  PyObject* cap = PyObject_CallOneArg(tt->to_dlpack.ptr(), t.ptr());
+  if (cap == nullptr) PyErr_Clear();
+  return nb::steal(cap);
+}
+
 }  // namespace
 
 std::string text_of(nb::handle v) {
@@ -110,34 +146,34 @@ std::string text_of(nb::handle v) {
   return out;
 }
 
-std::uint64_t to_u64(nb::handle v, const char* what) {
+namespace {
+
+// v as a Python int (anything with __index__, e.g. a NumPy integer), read by `read` (PyLong_As*),
+// whose error (overflow, a negative number for unsigned) becomes "what = v is outside <range>".
+template <class T>
+T int_of(nb::handle v, const char* what, T (*read)(PyObject*), const char* range) {
   PyObject* i = PyNumber_Index(v.ptr());
   if (i == nullptr) {
     PyErr_Clear();
     type_error(std::string("paraminit: ") + what + " must be an int, got " + tname(v));
   }
   nb::object owned = nb::steal(i);
-  const unsigned long long u = PyLong_AsUnsignedLongLong(i);
-  if (u == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+  const T x = read(i);
+  if (x == static_cast<T>(-1) && PyErr_Occurred()) {
     PyErr_Clear();
-    value_error(std::string("paraminit: ") + what + " = " + text_of(owned) + " is outside [0, 2**64)");
+    value_error(std::string("paraminit: ") + what + " = " + text_of(owned) + " is outside " + range);
   }
-  return u;
+  return x;
+}
+
+}  // namespace
+
+std::uint64_t to_u64(nb::handle v, const char* what) {
+  return int_of<unsigned long long>(v, what, &PyLong_AsUnsignedLongLong, "[0, 2**64)");
 }
 
 std::int64_t to_i64(nb::handle v, const char* what) {
-  PyObject* i = PyNumber_Index(v.ptr());
-  if (i == nullptr) {
-    PyErr_Clear();
-    type_error(std::string("paraminit: ") + what + " must be an int, got " + tname(v));
-  }
-  nb::object owned = nb::steal(i);
-  const long long s = PyLong_AsLongLong(i);
-  if (s == -1 && PyErr_Occurred()) {
-    PyErr_Clear();
-    value_error(std::string("paraminit: ") + what + " = " + text_of(owned) + " is outside the int64 range");
-  }
-  return s;
+  return int_of<long long>(v, what, &PyLong_AsLongLong, "the int64 range");
 }
 
 Target target(nb::handle t, nb::handle window) {
@@ -146,7 +182,9 @@ Target target(nb::handle t, nb::handle window) {
     value_error("paraminit: the " + tname(t) +
                 " is a JAX array, which is immutable: paraminit fills tensors in place; fill a NumPy or torch "
                 "tensor and convert it (jax.numpy.asarray)");
-  if (!nb::try_cast(t, r.array, false)) r.array = import_refused(t);
+  nb::object cap = torch_capsule(t);
+  if (!(cap.is_valid() && nb::try_cast(cap, r.array, false)) && !nb::try_cast(t, r.array, false))
+    r.array = import_refused(t);
   const nb::ndarray<>& a = r.array;
   const pi::DType dt = dtype_of(a.dtype());
   const int dev = a.device_type();
@@ -226,17 +264,27 @@ pi::FanLayout layout_of(nb::handle layout) {
     if (s == "jax") return pi::FanLayout::jax();
     value_error("paraminit: unknown layout \"" + s + "\" (torch, jax, or (in_axis, out_axis[, batch_axes]))");
   }
-  nb::tuple tup;
-  if (!nb::try_cast(layout, tup) || (tup.size() != 2 && tup.size() != 3))
+  PyObject* seq = PySequence_Fast(layout.ptr(), "");
+  if (seq == nullptr) PyErr_Clear();
+  nb::object owned = nb::steal(seq);
+  const Py_ssize_t n = seq != nullptr ? PySequence_Fast_GET_SIZE(seq) : 0;
+  if (n != 2 && n != 3)
     value_error("paraminit: layout must be \"torch\", \"jax\" or (in_axis, out_axis[, batch_axes]), got " +
                 std::string(nb::repr(layout).c_str()));
+  // An axis is checked against the rank by the library; here only that it is a small int.
+  auto axis = [](nb::handle v, const char* what) {
+    const std::int64_t a = to_i64(v, what);
+    if (a < -pi::kMaxRank || a >= pi::kMaxRank)
+      value_error(std::string("paraminit: ") + what + " = " + std::to_string(a) + " is not an axis of a rank <= 8 tensor");
+    return static_cast<int>(a);
+  };
   pi::FanLayout f;
-  f.in_axis = static_cast<int>(to_i64(tup[0], "layout in_axis"));
-  f.out_axis = static_cast<int>(to_i64(tup[1], "layout out_axis"));
-  if (tup.size() == 3) {
-    for (nb::handle b : tup[2]) {
+  f.in_axis = axis(PySequence_Fast_GET_ITEM(seq, 0), "layout in_axis");
+  f.out_axis = axis(PySequence_Fast_GET_ITEM(seq, 1), "layout out_axis");
+  if (n == 3) {
+    for (nb::handle b : nb::handle(PySequence_Fast_GET_ITEM(seq, 2))) {
       if (f.num_batch_axes == pi::kMaxRank) value_error("paraminit: layout has more than 8 batch axes");
-      f.batch_axes[f.num_batch_axes++] = static_cast<int>(to_i64(b, "layout batch axis"));
+      f.batch_axes[f.num_batch_axes++] = axis(b, "layout batch axis");
     }
   }
   return f;

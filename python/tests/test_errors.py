@@ -181,6 +181,8 @@ def test_unknown_names(call, match):
     (lambda t: pi.xavier_uniform_(t, layout="keras", seed=1), ValueError, "unknown layout"),
     (lambda t: pi.xavier_uniform_(t, layout=(0,), seed=1), ValueError, "layout must be"),
     (lambda t: pi.xavier_uniform_(t, layout=(0, 0), seed=1), pi.Error, "same axis"),
+    (lambda t: pi.xavier_uniform_(t, layout=(0, 2 ** 32 + 1), seed=1), ValueError, "not an axis"),
+    (lambda t: pi.xavier_uniform_(t, layout=(0, 2), seed=1), pi.Error, "out of range"),
     (lambda t: pi.output_bias_(t, "abc"), TypeError, "stats"),
     (lambda t: pi.calculate_gain("relu", 0.5), pi.Error, "relu"),
 ])
@@ -202,6 +204,8 @@ def test_bad_contexts():
         pi.default_context("tpu")
     with pytest.raises(TypeError):
         pi.default_context(2.5)
+    with pytest.raises(ValueError, match="not a CUDA ordinal"):
+        pi.default_context(-1)
     if not pi.cuda_built():
         with pytest.raises(pi.Error, match="no CUDA backend") as e:
             pi.Context.cuda(0)

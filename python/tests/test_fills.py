@@ -82,6 +82,14 @@ def test_other_memory_kinds():
     assert torch.count_nonzero(m[0]) == 0 and torch.count_nonzero(m[3]) == 0
 
 
+def test_integer_like_arguments():
+    """NumPy integers and lists work where ints and tuples are expected; the key is the same."""
+    a, b = torch.empty(6, 10), torch.empty(6, 4)
+    pi.xavier_uniform_(a, seed=5, name="w", layout=(-1, -2))
+    pi.xavier_uniform_(b, seed=np.uint64(5), name="w", layout=[-1, -2], window=[np.int64(1), np.int32(3), 10])
+    assert_same_bits(b, a[:, 3:7], "NumPy integers")
+
+
 # ---- known answers independent of the library -------------------------------------------------------
 
 M32 = 0xFFFFFFFF
@@ -292,3 +300,23 @@ def test_cuda_equals_cpu(dtype):
             fill(case, c)
             torch.cuda.current_stream().synchronize()
             assert_same_bits(g.cpu(), c, f"{case.name} {dtype} cuda")
+
+
+def test_stubs_match_the_module():
+    """_core.pyi names every function of the module with the same parameters, in order."""
+    import ast
+    import pathlib
+    import re
+
+    import paraminit._core as core
+
+    stub = ast.parse((pathlib.Path(pi.__file__).parent / "_core.pyi").read_text())
+    funcs = {f.name: f for f in stub.body if isinstance(f, ast.FunctionDef)}
+    public = {n for n in dir(core) if not n.startswith("__") and callable(getattr(core, n))} - {"Context", "Error"}
+    assert set(funcs) == public
+    for name, f in funcs.items():
+        sig = getattr(core, name).__doc__.splitlines()[0]  # nanobind: "name(a: T = d, *, b: U) -> R"
+        got = [p for p in re.findall(r"[(,]\s*\*?\s*(\w+)\s*:", sig)]
+        want = [a.arg for a in f.args.args + f.args.kwonlyargs]
+        assert got == want, f"{name}: module {got}, stub {want}"
+    assert set(pi.__all__) >= public - {"_direct_call_seconds"}
