@@ -335,3 +335,20 @@ def test_bits_equal_the_program_on_the_reports_spec(cli_run):
     assert set(got) == set(spec["parameters"])
     bad = [k for k in got if not same_bits(got[k], tensors[k])]
     assert not bad, f"init_module and the program differ in {bad}"
+
+
+@pytest.mark.gpu
+def test_meta_module_on_cuda_has_the_cpu_bits():
+    """A meta module materialized on the GPU and filled there has the CPU's bits (element-wise
+    schemes; orthogonal agrees to a tolerance only, so none here); skips without a GPU."""
+    with torch.device("meta"):
+        g = M.TinyGPT()
+        c = M.ConvNet()
+    pt.init_module(g, 11, device="cuda")
+    pt.init_module(c, 11, device="cuda")
+    assert g.wte.weight.is_cuda and c.bn1.running_var.is_cuda
+    ref_g, ref_c = M.TinyGPT(), M.ConvNet()
+    pt.init_module(ref_g, 11)
+    pt.init_module(ref_c, 11)
+    state_bits_equal(g.cpu(), ref_g)
+    state_bits_equal(c.cpu(), ref_c)
