@@ -321,3 +321,9 @@ def test_dtensor_block_matches_torchs_offsets():
                         shape, off = _compute_local_shape_and_global_offset(gshape, mshape, [c0, c1], pls)
                         assert tuple(n for _, n in blk) == tuple(shape), (gshape, pls, mshape, c0, c1)
                         assert all(n == 0 or s == o for (s, n), o in zip(blk, off)), (gshape, pls, mshape, c0, c1, blk, off)
+    from torch.distributed.tensor import Partial
+    from torch.distributed.tensor.placement_types import _StridedShard
+
+    for bad in (Partial(), _StridedShard(0, split_factor=2)):
+        with pytest.raises(ValueError, match="not supported"):
+            pt.dtensor_block(FakeDT((4, 4), FakeMesh((2, 2), (0, 1)), [Shard(1), bad]))
