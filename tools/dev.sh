@@ -94,7 +94,7 @@ if [ "$mode" = main ]; then
     # The peers at paraminit's thread count, each row with paraminit's time / the peer's, then the
     # Python package's own rows (call overhead, init_module of GPT-2 small against C++ and torch).
     "$venv/bin/python" bench/peers.py --paraminit-table "$build_dir/bench_table.md"
-    PARAMINIT_CLI="$build_dir/paraminit" "$venv/bin/python" bench/python_bench.py
+    "$venv/bin/python" bench/python_bench.py --cli "$build_dir/paraminit"
   fi
 else
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"

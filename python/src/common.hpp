@@ -96,7 +96,7 @@ nb::object run(nb::handle t, nb::handle window, nb::handle context, F&& f) {
 // in this order), and the common part of their docstrings.
 #define PI_RANDOM_PARAMS nb::handle seed, nb::handle name, nb::handle stream, nb::handle window, nb::handle context
 #define PI_RANDOM_KW_NAMES \
-  "seed"_a, "name"_a = nb::none(), "stream"_a = nb::none(), "window"_a = nb::none(), "context"_a = nb::none()
+  "seed"_a = nb::none(), "name"_a = nb::none(), "stream"_a = nb::none(), "window"_a = nb::none(), "context"_a = nb::none()
 #define PI_RANDOM_KW nb::kw_only(), PI_RANDOM_KW_NAMES
 #define PI_KEY_DOC                                                                                       \
   "\n\nKeyword-only: seed (int, required); name (str: the stream is key_for(seed, name)) or stream\n"   \

@@ -83,7 +83,7 @@ void bind_fills(nb::module_& m) {
           const pi::Key key = key_of(seed, name, stream);
           return run(t, window, context, [&](pi::Context& c, const pi::TensorView& v) { pi::sparse(c, v, key, o); });
         },
-        "t"_a.none(), "k"_a = 15, "std"_a = 0.01, nb::kw_only(), "values"_a = "normal", "unit_axis"_a = 0, "seed"_a,
+        "t"_a.none(), "k"_a = 15, "std"_a = 0.01, nb::kw_only(), "values"_a = "normal", "unit_axis"_a = 0, "seed"_a = nb::none(),
         "name"_a = nb::none(), "stream"_a = nb::none(), "window"_a = nb::none(), "context"_a = nb::none(),
         "Sparse initialization (Martens 2010): every unit (slice along unit_axis, the rows of a (out, in, ...)\n"
         "weight) has exactly k non-zeros among its fan-in positions, chosen by a keyed Feistel permutation\n"

@@ -240,6 +240,9 @@ Target target(nb::handle t, nb::handle window) {
 
 pi::Key key_of(nb::handle seed, nb::handle name, nb::handle stream) {
   pi::Key k;
+  if (seed.is_none())  // a default of None only so that forgetting it gets this message, not nanobind's
+    type_error("paraminit: seed is required (keyword-only, an int in [0, 2**64)): every random fill is a pure "
+               "function of (seed, stream, element index), and paraminit has no global seed");
   k.seed = to_u64(seed, "seed");
   if (!name.is_none()) {
     if (!stream.is_none())

@@ -118,8 +118,9 @@ def test_bad_keys_and_windows(kw, exc, match):
 
 
 def test_seed_is_required():
-    with pytest.raises(TypeError):
-        pi.uniform_(sentinel(3))
+    # paraminit has no global seed: forgetting it is a TypeError that says so, nothing written
+    unchanged_after(sentinel(3), lambda t: pi.uniform_(t), TypeError, "seed is required")
+    unchanged_after(sentinel(4, 4), lambda t: pi.sparse_k_(t, 2), TypeError, "seed is required")
 
 
 # ---- values: the library's own checks ----------------------------------------------------------------
