@@ -1,14 +1,17 @@
-// Data-driven scale (include/paraminit/calibrate.hpp): forward and backward of a dense-layer stack on
-// a minibatch with BLAS sgemm in f32, LSUV, and the random-walk gain.
+// Data-driven scale (include/paraminit/calibrate.hpp) on the CPU: the validation, the CPU backend of
+// the calibration driver (host/calibrate_driver.hpp: BLAS sgemm in f32 and row passes over the
+// context's threads), the public entry points that send a CUDA context to cuda/calibrate.cu, and the
+// random-walk gain.
 //
-// Layouts (row-major, the storage of every view): h (batch, in), W (out, in), z (batch, out).
-// Column-major BLAS sees them transposed: z^T (out x batch) = W (out x in) h^T = sgemm('T', 'N', out,
-// batch, in, W^T as stored (ld in), h^T (ld in)); the gradient g_in (batch, in) = dz W, i.e.
-// g_in^T (in x batch) = W^T (in x out) dz^T = sgemm('N', 'N', in, batch, out, W^T (ld in), dz^T (ld out)).
+// Column-major BLAS sees the row-major (batch, in) h, (out, in) W and (batch, out) z transposed:
+// z^T (out x batch) = W (out x in) h^T = sgemm('T', 'N', out, batch, in, W^T as stored (ld in), h^T
+// (ld in)); the gradient g_in (batch, in) = dz W, i.e. g_in^T (in x batch) = W^T (in x out) dz^T =
+// sgemm('N', 'N', in, batch, out, W^T (ld in), dz^T (ld out)).
 #include "paraminit/calibrate.hpp"
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -17,6 +20,7 @@
 
 #include "../kernels/activation.hpp"
 #include "../kernels/dists.hpp"
+#include "calibrate_driver.hpp"
 #include "calibrate_impl.hpp"
 #include "internal.hpp"
 #include "params.hpp"
@@ -30,35 +34,6 @@ extern "C" void sgemm_(const char* ta, const char* tb, const int* m, const int* 
 namespace paraminit {
 namespace detail {
 namespace {
-
-using Mat = std::vector<float>;
-
-// z (batch x out) = h (batch x in) W^T (+ b).
-void forward_gemm(const Mat& h, const float* w, const Mat* b, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& z) {
-  z.resize(static_cast<std::size_t>(batch * out));
-#if defined(PARAMINIT_WITH_LAPACK)
-  const int m = static_cast<int>(out), n = static_cast<int>(batch), k = static_cast<int>(in);
-  const float one = 1, zero = 0;
-  sgemm_("T", "N", &m, &n, &k, &one, w, &k, h.data(), &k, &zero, z.data(), &m);
-#else
-  (void)h, (void)w, (void)in;
-#endif
-  if (b != nullptr)
-    for (std::int64_t r = 0; r < batch; ++r)
-      for (std::int64_t c = 0; c < out; ++c) z[static_cast<std::size_t>(r * out + c)] += (*b)[static_cast<std::size_t>(c)];
-}
-
-// g_in (batch x in) = dz (batch x out) W (out x in).
-void backward_gemm(const Mat& dz, const float* w, std::int64_t batch, std::int64_t in, std::int64_t out, Mat& g_in) {
-  g_in.resize(static_cast<std::size_t>(batch * in));
-#if defined(PARAMINIT_WITH_LAPACK)
-  const int m = static_cast<int>(in), n = static_cast<int>(batch), k = static_cast<int>(out);
-  const float one = 1, zero = 0;
-  sgemm_("N", "N", &m, &n, &k, &one, w, &m, dz.data(), &k, &zero, g_in.data(), &m);
-#else
-  (void)dz, (void)w, (void)out;
-#endif
-}
 
 static_assert(static_cast<int>(Nonlinearity::linear) == kernels::kLinear && static_cast<int>(Nonlinearity::relu) == kernels::kRelu &&
                   static_cast<int>(Nonlinearity::leaky_relu) == kernels::kLeakyRelu && static_cast<int>(Nonlinearity::tanh) == kernels::kTanh &&
@@ -135,52 +110,123 @@ std::array<Acc, K> for_rows(ThreadPool& pool, std::int64_t rows, F fn) {
   return all;
 }
 
-// Calls f(act_fn, grad_fn) with the activation's functions as lambdas of a fixed activation, so that
-// the element loops have no switch inside (they vectorize for relu and identity).
-template <class F>
-void with_activation(Nonlinearity a, float slope, F f) {
-  switch (a) {
-    case Nonlinearity::linear: return f([](float x) { return x; }, [](float) { return 1.0f; });
-    case Nonlinearity::relu: return f([](float x) { return x > 0 ? x : 0.0f; }, [](float x) { return x > 0 ? 1.0f : 0.0f; });
-    case Nonlinearity::leaky_relu:
-      return f([slope](float x) { return x > 0 ? x : slope * x; }, [slope](float x) { return x > 0 ? 1.0f : slope; });
-    default:
-      return f([a, slope](float x) { return act(a, x, slope); }, [a, slope](float x) { return act_grad(a, x, slope); });
+// C (m x n, column-major, ld m) = op(A) B (k x n, ld k), f32, with A (op "N": m x k, "T": k x m)
+// column-major with leading dimension lda. check_stack kept every dimension within int.
+void sgemm(const char* op, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b, float* c) {
+#if defined(PARAMINIT_WITH_LAPACK)
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k), ldai = static_cast<int>(lda);
+  const float one = 1, zero = 0;
+  sgemm_(op, "N", &mi, &ni, &ki, &one, a, &ldai, b, &ki, &zero, c, &mi);
+#else
+  (void)op, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)c;  // unreachable: require_blas refused the call
+#endif
+}
+
+// The CPU backend of host/calibrate_driver.hpp: host memory, BLAS sgemm, and row passes over the
+// context's threads that keep each slot's statistics as a Summary at once (blocks of 16 rows,
+// merged in block order).
+class CpuCalibration {
+ public:
+  explicit CpuCalibration(ContextImpl& ctx) : pool_(*ctx.pool) {}
+
+  // Grow-only and kept per calling thread across calls: repeated calls (LSUV loops, depth sweeps) do
+  // not pay the page faults of fresh allocations, and two threads calibrating at once do not share it.
+  void* workspace(std::size_t bytes) {
+    thread_local std::vector<std::max_align_t> mem;
+    const std::size_t n = (bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
+    if (mem.size() < n) mem = std::vector<std::max_align_t>(n);
+    return mem.data();
   }
-}
+  std::uint64_t stats_bytes(std::size_t, std::int64_t) const { return 0; }  // the Summaries live here
+  void bind_stats(void*, std::size_t slots, std::int64_t) { sums_.assign(slots, Summary{}); }
 
-
-// A host view's values as f32 (any dtype), and back (rounded like constant()).
-Mat load(const TensorView& t, std::uint64_t n) {
-  Mat m(static_cast<std::size_t>(n));
-  for_dtype(t.dtype, [&](auto tag) {
-    using Out = decltype(tag);
-    const Out* p = static_cast<const Out*>(t.data);
-    for (std::uint64_t i = 0; i < n; ++i) m[i] = static_cast<float>(kernels::load(p + i));
-  });
-  return m;
-}
-void store(const TensorView& t, const Mat& m) {
-  for_dtype(t.dtype, [&](auto tag) {
-    using Out = decltype(tag);
-    using C = typename kernels::ComputeType<Out>::type;
-    Out* p = static_cast<Out*>(t.data);
-    for (std::size_t i = 0; i < m.size(); ++i) kernels::store(p + i, static_cast<C>(m[i]));
-  });
-}
-
-// A weight's values as f32: the storage itself for f32 views (no copy), else a converted copy.
-struct F32View {
-  Mat owned;
-  const float* p = nullptr;
-  F32View(const TensorView& t, std::uint64_t n) {
-    if (t.dtype == DType::f32) {
-      p = static_cast<const float*>(t.data);
-    } else {
-      owned = load(t, n);
-      p = owned.data();
-    }
+  void to_f32(const TensorView& v, float* dst) {
+    const auto n = static_cast<std::uint64_t>(v.numel());
+    for_dtype(v.dtype, [&](auto tag) {
+      using In = decltype(tag);
+      const In* p = static_cast<const In*>(v.data);
+      for (std::uint64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(kernels::load(p + i));
+    });
   }
+  void from_f32(const float* src, const TensorView& v) {
+    const auto n = static_cast<std::uint64_t>(v.numel());
+    for_dtype(v.dtype, [&](auto tag) {
+      using Out = decltype(tag);
+      using C = typename kernels::ComputeType<Out>::type;
+      Out* p = static_cast<Out*>(v.data);
+      for (std::uint64_t i = 0; i < n; ++i) kernels::store(p + i, static_cast<C>(src[i]));
+    });
+  }
+
+  // z (batch x out) = h (batch x in) W^T: z^T = W h^T.
+  void forward_gemm(const float* h, const float* w, float* z, std::int64_t batch, std::int64_t in, std::int64_t out) {
+    sgemm("T", out, batch, in, w, in, h, z);
+  }
+  // g_in (batch x in) = dz (batch x out) W (out x in): g_in^T = W^T dz^T.
+  void backward_gemm(const float* dz, const float* w, float* g_in, std::int64_t batch, std::int64_t in, std::int64_t out) {
+    sgemm("N", in, batch, out, w, in, dz, g_in);
+  }
+
+  void forward_rows(const DenseLayer& L, float* z, const float* bias, float* h, std::int64_t batch, std::int64_t cols, std::size_t zs,
+                    std::size_t hs) {
+    const float slope = static_cast<float>(L.negative_slope);
+    with_activation_code(L.activation, [&](auto a) {
+      constexpr int A = decltype(a)::value;
+      auto f = [slope](float v) { return kernels::activation(A, v, slope); };
+      if (hs == kNoSlot)
+        forward_pass<1>(f, z, bias, h, batch, cols, {zs});
+      else
+        forward_pass<2>(f, z, bias, h, batch, cols, {zs, hs});
+    });
+  }
+
+  void grad_rows(const DenseLayer* below, float* g, const float* z, std::int64_t batch, std::int64_t cols, std::size_t gs) {
+    const float slope = below != nullptr ? static_cast<float>(below->negative_slope) : 0.0f;
+    with_activation_code(below != nullptr ? below->activation : Nonlinearity::linear, [&](auto a) {
+      constexpr int A = decltype(a)::value;
+      auto df = [slope](float v) { return kernels::activation_grad(A, v, slope); };
+      const std::array<Acc, 1> acc = for_rows<1>(pool_, batch, [&](std::int64_t r, std::array<Acc, 1>& a1) {
+        float* gr = g + r * cols;
+        if (gs != kNoSlot) a1[0].row(gr, cols);
+        if (z == nullptr) return;
+        const float* zr = z + r * cols;
+        for (std::int64_t j = 0; j < cols; ++j) gr[j] *= df(zr[j]);
+      });
+      if (gs != kNoSlot) sums_[gs] = acc[0].summary(batch, cols);
+    });
+  }
+
+  void scale(float* w, std::uint64_t n, float f) {
+    constexpr std::uint64_t kChunk = 65536;
+    pool_.run(static_cast<std::int64_t>((n + kChunk - 1) / kChunk), [&](std::int64_t blk) {
+      const std::uint64_t lo = static_cast<std::uint64_t>(blk) * kChunk, hi = std::min(n, lo + kChunk);
+      for (std::uint64_t i = lo; i < hi; ++i) w[i] *= f;
+    });
+  }
+
+  std::vector<Summary> summaries(std::size_t first, std::size_t count) const {
+    return std::vector<Summary>(sums_.begin() + static_cast<std::ptrdiff_t>(first), sums_.begin() + static_cast<std::ptrdiff_t>(first + count));
+  }
+
+ private:
+  // z += bias, h = f(z), and the statistics of z (and of h when K = 2) into the slots, in one pass
+  // over the rows.
+  template <int K, class F>
+  void forward_pass(F f, float* z, const float* bias, float* h, std::int64_t batch, std::int64_t cols, std::array<std::size_t, K> slot) {
+    const std::array<Acc, K> acc = for_rows<K>(pool_, batch, [&](std::int64_t r, std::array<Acc, K>& a) {
+      float* zr = z + r * cols;
+      float* hr = h + r * cols;
+      if (bias != nullptr)
+        for (std::int64_t j = 0; j < cols; ++j) zr[j] = zr[j] + bias[j];
+      for (std::int64_t j = 0; j < cols; ++j) hr[j] = f(zr[j]);
+      a[0].row(zr, cols);
+      if constexpr (K == 2) a[1].row(hr, cols);
+    });
+    for (int k = 0; k < K; ++k) sums_[slot[static_cast<std::size_t>(k)]] = acc[static_cast<std::size_t>(k)].summary(batch, cols);
+  }
+
+  ThreadPool& pool_;
+  std::vector<Summary> sums_;
 };
 
 void require_blas(const char* fn) {
@@ -192,6 +238,7 @@ void require_blas(const char* fn) {
 }
 
 }  // namespace
+
 
 // A Nonlinearity the dense-layer stack does not implement: Status::unsupported naming it and where.
 void require_calibration_activation(Nonlinearity a, const char* fn, const std::string& at) {
@@ -270,80 +317,11 @@ std::vector<LayerStatistics> layer_statistics(Context& c, const std::vector<Dens
   auto& ctx = detail::impl(c);
   const StackShape ck = check_stack(ctx, layers, x, fn);
 #if defined(PARAMINIT_WITH_CUDA)
-  if (ctx.cuda) return cuda_layer_statistics(c, layers, x, opt, ck);
+  if (ctx.cuda) return cuda_layer_statistics(c, layers, x, opt, ck, fn);
 #endif
   require_blas(fn);
-  const std::size_t L = layers.size();
-  ThreadPool& pool = *ctx.pool;
-  // Grow-only buffers kept per thread across calls: repeated calls (LSUV loops, depth sweeps) do not
-  // pay the page faults of fresh allocations.
-  // (Plain references below: the worker threads' lambdas must see this thread's buffers, not their own.)
-  thread_local std::vector<Mat> z_tls;
-  thread_local Mat h_tls, next_tls, g_tls, g_in_tls;
-  if (z_tls.size() < L) z_tls.resize(L);
-  std::vector<Mat>& z = z_tls;
-  Mat &h = h_tls, &next = next_tls, &g = g_tls, &g_in = g_in_tls;
-  std::vector<F32View> w;
-  w.reserve(L);
-  std::vector<LayerStatistics> out(L);
-  h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0));
-  for (std::size_t l = 0; l < L; ++l) {
-    w.emplace_back(layers[l].weight, static_cast<std::uint64_t>(ck.in[l] * ck.out[l]));
-    Mat b;
-    if (layers[l].bias.data != nullptr) b = load(layers[l].bias, static_cast<std::uint64_t>(ck.out[l]));
-    forward_gemm(h, w[l].p, layers[l].bias.data != nullptr ? &b : nullptr, ck.batch, ck.in[l], ck.out[l], z[l]);
-    // h = f(z) and the statistics of both, in one pass over the rows.
-    const float slope = static_cast<float>(layers[l].negative_slope);
-    const std::int64_t cols = ck.out[l];
-    next.resize(z[l].size());
-    std::array<Acc, 2> acc;
-    with_activation(layers[l].activation, slope, [&](auto f, auto) {
-      acc = for_rows<2>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 2>& s2) {
-        const float* zr = z[l].data() + r * cols;
-        float* hr = next.data() + r * cols;
-        for (std::int64_t j = 0; j < cols; ++j) hr[j] = f(zr[j]);
-        s2[0].row(zr, cols);
-        s2[1].row(hr, cols);
-      });
-    });
-    out[l].pre_activation = acc[0].summary(ck.batch, cols);
-    out[l].activation = acc[1].summary(ck.batch, cols);
-    if (opt.check_finite) require_finite_summary(out[l].pre_activation, fn, l, "pre-activation");
-    h.swap(next);
-  }
-  // Back-propagate a N(0, 1) gradient of the last layer's output.
-  g.resize(static_cast<std::size_t>(ck.batch * ck.out[L - 1]));
-  const TensorView gv = TensorView::of(g.data(), DType::f32, {ck.batch, ck.out[L - 1]});
-  normal(c, gv, opt.gradient_key, {0.0, 1.0});
-  // g := g * f'(z) of the top layer; then per layer: g_in = g W, and in one pass over g_in its
-  // statistics and the multiplication by f'(z) of the layer below.
-  auto times_grad = [&](std::size_t l, std::int64_t r, std::int64_t cols, auto df) {
-    float* gr = g.data() + r * cols;
-    const float* zr = z[l].data() + r * cols;
-    for (std::int64_t j = 0; j < cols; ++j) gr[j] *= df(zr[j]);
-  };
-  with_activation(layers[L - 1].activation, static_cast<float>(layers[L - 1].negative_slope), [&](auto, auto df) {
-    (void)for_rows<1>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>&) { times_grad(L - 1, r, ck.out[L - 1], df); });
-  });
-  for (std::size_t l = L; l-- > 0;) {
-    backward_gemm(g, w[l].p, ck.batch, ck.in[l], ck.out[l], g_in);
-    const std::int64_t cols = ck.in[l];
-    std::array<Acc, 1> acc;
-    if (l > 0) {
-      g.swap(g_in);  // g is now this layer's input gradient = the gradient of layer l-1's output
-      with_activation(layers[l - 1].activation, static_cast<float>(layers[l - 1].negative_slope), [&](auto, auto df) {
-        acc = for_rows<1>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>& a1) {
-          a1[0].row(g.data() + r * cols, cols);
-          times_grad(l - 1, r, cols, df);
-        });
-      });
-    } else {
-      acc = for_rows<1>(pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>& a1) { a1[0].row(g_in.data() + r * cols, cols); });
-    }
-    out[l].gradient = acc[0].summary(ck.batch, cols);
-    if (opt.check_finite) require_finite_summary(out[l].gradient, fn, l, "gradient");
-  }
-  return out;
+  CpuCalibration be(ctx);
+  return statistics_driver(be, c, layers, x, opt, ck, fn);
 }
 
 std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
@@ -358,64 +336,11 @@ std::vector<LsuvLayerReport> calibrate_lsuv(Context& c, const std::vector<DenseL
     fail(Status::invalid_argument, where(fn) + "tolerance = " + fmt_double(opt.tolerance) + " must be finite and > 0");
   if (opt.max_iterations < 0) fail(Status::invalid_argument, where(fn) + "max_iterations is negative");
 #if defined(PARAMINIT_WITH_CUDA)
-  if (ctx.cuda) return cuda_calibrate_lsuv(c, layers, x, opt, ck);
+  if (ctx.cuda) return cuda_calibrate_lsuv(c, layers, x, opt, ck, fn);
 #endif
   require_blas(fn);
-  std::vector<LsuvLayerReport> rep(layers.size());
-  Mat h = load(x, static_cast<std::uint64_t>(ck.batch * ck.width0)), z, next;
-  for (std::size_t l = 0; l < layers.size(); ++l) {
-    const DenseLayer& Ly = layers[l];
-    if (opt.orthogonalize_first) orthogonal(c, Ly.weight, Key{opt.key.seed, batch_stream(opt.key.stream, l)});
-    // f32 weights are scaled in place (exact in their own dtype); others in an f32 copy, stored back
-    // rounded and measured again as stored.
-    const bool in_place = Ly.weight.dtype == DType::f32;
-    const std::uint64_t wn = static_cast<std::uint64_t>(ck.in[l] * ck.out[l]);
-    Mat copy, b;
-    if (!in_place) copy = load(Ly.weight, wn);
-    float* w = in_place ? static_cast<float*>(Ly.weight.data) : copy.data();
-    if (Ly.bias.data != nullptr) b = load(Ly.bias, static_cast<std::uint64_t>(ck.out[l]));
-    const Mat* bp = Ly.bias.data != nullptr ? &b : nullptr;
-    const std::int64_t cols = ck.out[l];
-    // One pass per measurement: the std of z, and next = f(z) (kept if this measurement is the last).
-    auto measure = [&] {
-      forward_gemm(h, w, bp, ck.batch, ck.in[l], cols, z);
-      next.resize(z.size());
-      std::array<Acc, 1> acc;
-      with_activation(Ly.activation, static_cast<float>(Ly.negative_slope), [&](auto f, auto) {
-        acc = for_rows<1>(*ctx.pool, ck.batch, [&](std::int64_t r, std::array<Acc, 1>& a1) {
-          const float* zr = z.data() + r * cols;
-          float* nr = next.data() + r * cols;
-          for (std::int64_t j = 0; j < cols; ++j) nr[j] = f(zr[j]);
-          a1[0].row(zr, cols);
-        });
-      });
-      const double s = acc[0].summary(ck.batch, cols).std;
-      require_rescalable(s, fn, l);
-      return s;
-    };
-    double s = measure();
-    rep[l].std_before = s;
-    int it = 0;
-    while (std::fabs(s - opt.target_std) >= opt.tolerance && it < opt.max_iterations) {
-      const float f = static_cast<float>(opt.target_std / s);
-      ctx.pool->run(static_cast<std::int64_t>((wn + 65535) / 65536), [&](std::int64_t blk) {
-        for (std::uint64_t i = static_cast<std::uint64_t>(blk) * 65536; i < std::min(wn, static_cast<std::uint64_t>(blk + 1) * 65536); ++i) w[i] *= f;
-      });
-      s = measure();
-      ++it;
-    }
-    if (!in_place && it > 0) {
-      store(Ly.weight, copy);
-      copy = load(Ly.weight, wn);  // as stored (rounded to its dtype)
-      w = copy.data();
-      s = measure();
-    }
-    rep[l].std_after = s;
-    rep[l].iterations = it;
-    rep[l].converged = std::fabs(s - opt.target_std) < opt.tolerance;
-    h.swap(next);
-  }
-  return rep;
+  CpuCalibration be(ctx);
+  return lsuv_driver(be, c, layers, x, opt, ck, fn);
 }
 
 // ---- the random-walk gain ---------------------------------------------------------------------------

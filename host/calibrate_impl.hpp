@@ -1,13 +1,14 @@
-// Internal declarations shared by the CPU calibration (host/calibrate.cpp) and its CUDA path
-// (cuda/calibrate.cu).
+// Internal declarations shared by the CPU calibration (host/calibrate.cpp), its CUDA path
+// (cuda/calibrate.cu) and their one driver (host/calibrate_driver.hpp).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "paraminit/calibrate.hpp"
+#include "../kernels/row_stats.hpp"
 #include "internal.hpp"
+#include "paraminit/calibrate.hpp"
 
 namespace paraminit {
 namespace detail {
@@ -22,11 +23,8 @@ void require_calibration_activation(Nonlinearity a, const char* fn, const std::s
 // Validates the stack (every view on ctx's side: host or device memory). Errors name the layer.
 StackShape check_stack(const ContextImpl& ctx, const std::vector<DenseLayer>& layers, const TensorView& x, const char* fn);
 
-// The partial statistics of one row of a (rows, cols) array.
-struct RowStats {
-  double sum, sq;  // of the values and of their squares
-  float lo, hi;
-};
+// The partial statistics of one row of a (rows, cols) array (kernels/row_stats.hpp).
+using kernels::RowStats;
 // The Summary of a (rows.size(), cols) array from its rows' statistics, merged in row order.
 Summary summarize_rows(const std::vector<RowStats>& rows, std::int64_t cols);
 
@@ -36,12 +34,12 @@ void require_finite_summary(const Summary& s, const char* fn, std::size_t l, con
 void require_rescalable(double std, const char* fn, std::size_t l);
 
 #if defined(PARAMINIT_WITH_CUDA)
-// The CUDA paths: cuBLAS sgemm and row-statistics kernels on the context's stream, f32 math.
-// They synchronize the stream (the statistics come back to the host).
+// The CUDA paths (cuda/calibrate.cu): the driver over cuBLAS sgemm and row-statistics kernels on
+// the context's stream, f32 math. They synchronize the stream (the statistics come back to the host).
 std::vector<LayerStatistics> cuda_layer_statistics(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
-                                                   const StatisticsOptions& opt, const StackShape& sh);
+                                                   const StatisticsOptions& opt, const StackShape& sh, const char* fn);
 std::vector<LsuvLayerReport> cuda_calibrate_lsuv(Context& c, const std::vector<DenseLayer>& layers, const TensorView& x,
-                                                 const LsuvOptions& opt, const StackShape& sh);
+                                                 const LsuvOptions& opt, const StackShape& sh, const char* fn);
 #endif
 
 }  // namespace detail
