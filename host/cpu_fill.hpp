@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "../kernels/dists.hpp"
 #include "../kernels/geometry.hpp"
+#include "cpu_simd.hpp"
 #include "philox_batch.hpp"
 #include "thread_pool.hpp"
 
@@ -22,11 +24,24 @@
 namespace paraminit {
 namespace detail {
 
+// The batch's elements by simd::block where it exists for (Dist, Out) and vec; false otherwise.
+template <class Gen, class Out>
+bool vector_block(bool vec, const Gen& gen, const std::uint32_t* words, Out* dst) {
+  if constexpr (simd::HasBlock<typename Gen::dist_type, Out>::value) {
+    if (vec) {
+      simd::block(gen.dist, words, dst);
+      return true;
+    }
+  }
+  return false;
+}
+
 // Global elements [g, g + n) into dst[0, n).
 template <class Gen, class Out>
 PI_CPU_CLONES void fill_span(const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n) {
   const Gen gen = gen_ref;  // a local copy: the vectorizer need not guard against dst aliasing it
   const PhiloxBatchFn philox = philox_batch();
+  const bool vec = simd::available();  // the hand-vectorized blocks (cpu_simd.hpp): the same bits
   using T = typename Gen::value_type;
   constexpr unsigned E = Gen::kPerCall;
   constexpr unsigned B = kPhiloxBatch;  // calls per batch
@@ -39,13 +54,18 @@ PI_CPU_CLONES void fill_span(const Gen& gen_ref, Out* dst, std::uint64_t g, std:
   while (end - g >= B * E) {
     alignas(64) std::uint32_t words[4 * B];
     philox(gen.seed, gen.stream, g / E, words);
-    if constexpr (!std::is_same_v<Out, kernels::f16_t>) {  // f32, f64, bf16: rounded in the loop
+    if (vector_block(vec, gen, words, dst)) {
+    } else if constexpr (!std::is_same_v<Out, kernels::f16_t>) {  // f32, f64, bf16: rounded in the loop
       gen.template groups<B>(words, dst);
-    } else {  // f16, whose rounding is longer: fp32 first, then a second vectorized loop (in L1),
-              // measured faster than rounding in the same loop
+    } else {  // f16, whose rounding is longer: fp32 first, then a second loop (in L1): F16C's
+              // conversion where present, else the vectorized scalar rounding
       alignas(64) T vb[B * E];
       gen.template groups<B>(words, vb);
-      for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
+      if (vec) {
+        simd::f32_to_f16(vb, dst, B * E);
+      } else {
+        for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
+      }
     }
     dst += B * E;
     g += B * E;
@@ -88,14 +108,18 @@ void cpu_fill_index(ThreadPool& pool, const Geometry& geo, Out* data, const Fn& 
   });
 }
 
-// data[0, n) = value, over the pool (constant fills).
+// data[0, n) = value, over the pool (constant fills): 4 MiB chunks of the element's bytes repeated
+// (memset where they are all equal), written as wide as memset writes them whatever the dtype.
 template <class Out>
 void cpu_fill_value(ThreadPool& pool, std::uint64_t n, Out* data, Out value) {
-  constexpr std::uint64_t kChunk = std::uint64_t{1} << 18;
+  static_assert(8 % sizeof(Out) == 0, "the element tiles 8 bytes");
+  std::uint64_t pattern = 0;
+  for (unsigned k = 0; k < 8 / sizeof(Out); ++k) std::memcpy(reinterpret_cast<char*>(&pattern) + k * sizeof(Out), &value, sizeof(Out));
+  constexpr std::uint64_t kChunk = (std::uint64_t{4} << 20) / sizeof(Out);
   const auto tasks = static_cast<std::int64_t>((n + kChunk - 1) / kChunk);
   pool.run(tasks, [&](std::int64_t task) {
     const std::uint64_t lb = static_cast<std::uint64_t>(task) * kChunk, le = std::min(n, lb + kChunk);
-    std::fill(data + lb, data + le, value);
+    fill_pattern(data + lb, static_cast<std::size_t>((le - lb) * sizeof(Out)), pattern);
   });
 }
 

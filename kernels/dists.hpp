@@ -208,6 +208,7 @@ PI_HD void store_value(bf16_t* p, float v) { p->bits = f32_to_bf16_rne_not_nan(v
 template <class Dist, class T>
 struct Generator {
   using value_type = T;
+  using dist_type = Dist;
   static constexpr int kGroups = 4 / Dist::kWords;             // groups per Philox call
   static constexpr int kPerCall = kGroups * Dist::kElems;      // elements per Philox call
   Dist dist;

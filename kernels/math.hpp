@@ -147,25 +147,34 @@ PI_HD void sincospi_(float v, float* s, float* c) {
   detail::place_quadrant(q, sp, cp, s, c);
 }
 
-PI_HD void sincospi_(double v, double* s, double* c) {
-  // (-1)^k pi^(2k+1)/(2k+1)! for k = 8..1 and (-1)^k pi^(2k)/(2k)! for k = 9..0.
+// The f64 series' coefficients, (-1)^k pi^(2k+1)/(2k+1)! for k = 8..1 (sin) and (-1)^k pi^(2k)/(2k)!
+// for k = 9..0 (cos), as functions (a local table folds to constants on host and device alike; the
+// host's vectorized sincospi, host/cpu_simd.cpp, reads the same numbers).
+PI_HD constexpr double sincospi_f64_sin(int k) {
   constexpr double kSin[8] = {0x1.aaec32af93359p-21, -0x1.6fadb9f155744p-16, 0x1.e8f434d018d63p-12,
                               -0x1.e3074fde8871fp-8, 0x1.50783487ee782p-4,  -0x1.32d2cce62bd86p-1,
                               0x1.466bc6775aae2p+1,  -0x1.4abbce625be53p+2};
+  return kSin[k];
+}
+PI_HD constexpr double sincospi_f64_cos(int k) {
   constexpr double kCos[10] = {-0x1.2a0c591af8314p-23, 0x1.20c62c2f2d7f5p-18, -0x1.b6e24f44b128fp-14,
                                0x1.f9d38a3763cc3p-10,  -0x1.a6d1f2a204a8cp-6, 0x1.e1f506891babbp-3,
                                -0x1.55d3c7e3cbffap+0,  0x1.03c1f081b5ac4p+2,  -0x1.3bd3cc9be45dep+2,
                                1.0};
+  return kCos[k];
+}
+
+PI_HD void sincospi_(double v, double* s, double* c) {
   double r;
   const unsigned q = detail::quadrant_and_rest(v, &r);
   const double z = r * r;
-  double sp = kSin[0];
+  double sp = sincospi_f64_sin(0);
   PI_UNROLL
-  for (int k = 1; k < 8; ++k) sp = fma_(z, sp, kSin[k]);
+  for (int k = 1; k < 8; ++k) sp = fma_(z, sp, sincospi_f64_sin(k));
   sp = fma_(r, 0x1.921fb54442d18p+1, r * fma_(z, sp, 0x1.1a62633145c07p-53));  // pi = hi + lo
-  double cp = kCos[0];
+  double cp = sincospi_f64_cos(0);
   PI_UNROLL
-  for (int k = 1; k < 10; ++k) cp = fma_(z, cp, kCos[k]);
+  for (int k = 1; k < 10; ++k) cp = fma_(z, cp, sincospi_f64_cos(k));
   detail::place_quadrant(q, sp, cp, s, c);
 }
 

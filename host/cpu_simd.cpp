@@ -1,0 +1,306 @@
+// AVX2 blocks of the CPU fills (see cpu_simd.hpp). Each function is the lane-wise transcription of
+// the kernels/ element function named beside it: the same + - * / sqrt fma floor and exact integer
+// steps, in the same order, on the same constants. Compiled with the library's -ffp-contract=off,
+// so a multiply and an add stay two roundings (GCC's intrinsics are plain vector expressions).
+#include "cpu_simd.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "philox_batch.hpp"
+
+#if defined(PI_SIMD_X86)
+#include <cpuid.h>
+#include <immintrin.h>
+#define PI_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) inline
+#define PI_AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#endif
+
+namespace paraminit {
+namespace detail {
+
+void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern) {
+  unsigned char b[8];
+  std::memcpy(b, &pattern, 8);
+  if (std::all_of(b, b + 8, [&](unsigned char c) { return c == b[0]; })) {
+    std::memset(dst, b[0], bytes);
+    return;
+  }
+  auto* p = static_cast<unsigned char*>(dst);
+  // Head up to 8-byte alignment and tail: whole elements, and the pattern is the element repeated,
+  // so any element-aligned start takes the pattern's first bytes.
+  const std::size_t head = std::min(bytes, (8 - reinterpret_cast<std::uintptr_t>(p) % 8) % 8);
+  std::memcpy(p, b, head);
+  p += head;
+  bytes -= head;
+  auto* q = reinterpret_cast<std::uint64_t*>(p);
+  std::fill(q, q + bytes / 8, pattern);
+  std::memcpy(p + (bytes & ~std::size_t{7}), b, bytes % 8);
+}
+
+namespace simd {
+
+#if defined(PI_SIMD_X86)
+bool available() {
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;  // F16C: CPUID.1:ECX bit 29 (Clang's builtin does not name it)
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+  }();
+  return ok;
+}
+
+namespace {
+
+constexpr int kWords = 4 * kPhiloxBatch;
+
+// ---- f32 lanes -------------------------------------------------------------------------------
+
+PI_AVX2 __m256i load8(const std::uint32_t* w) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)); }
+
+// kernels::sym_f32 of 8 words.
+PI_AVX2 __m256 sym_f32(__m256i x) {
+  const __m256i odd = _mm256_sub_epi32(_mm256_add_epi32(_mm256_slli_epi32(_mm256_srli_epi32(x, 8), 1), _mm256_set1_epi32(1)),
+                                       _mm256_set1_epi32(1 << 24));
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(odd), _mm256_set1_ps(0x1p-24f));
+}
+// kernels::clamp_(v, lo, hi) for v not NaN: !(v >= lo) ? lo : v is lo > v ? lo : v (MAXPS(lo, v)),
+// v > hi ? hi : v is hi < v ? hi : v (MINPS(hi, v)); signed zeros included.
+PI_AVX2 __m256 clamp8(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
+PI_AVX2 __m256d clamp4(__m256d v, __m256d lo, __m256d hi) { return _mm256_min_pd(hi, _mm256_max_pd(lo, v)); }
+
+// group(UniformDist<float>) of words [8 k, 8 k + 8).
+struct UniformF32 {
+  __m256 center, half, lo, hi;
+  PI_AVX2 explicit UniformF32(const kernels::UniformDist<float>& d)
+      : center(_mm256_set1_ps(d.center)), half(_mm256_set1_ps(d.half)), lo(_mm256_set1_ps(d.lo)), hi(_mm256_set1_ps(d.hi)) {}
+  PI_AVX2 __m256 operator()(const std::uint32_t* w) const {
+    return clamp8(_mm256_add_ps(center, _mm256_mul_ps(half, sym_f32(load8(w)))), lo, hi);
+  }
+};
+
+// kernels::f32_to_bf16_rne_not_nan of 8 values, in the low halves of the lanes.
+PI_AVX2 __m256i bf16_8(__m256 v) {
+  const __m256i u = _mm256_castps_si256(v);
+  const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  return _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd), 16);
+}
+// 16 of them packed in order.
+PI_AVX2 __m256i bf16_16(__m256 a, __m256 b) {
+  return _mm256_permute4x64_epi64(_mm256_packus_epi32(bf16_8(a), bf16_8(b)), 0xD8);
+}
+PI_AVX2 __m128i f16_8(__m256 v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+
+// ---- f64 lanes -------------------------------------------------------------------------------
+
+// Four elements' (hi, lo) words: hi = words[2 e], lo = words[2 e + 1] (kernels::join64(hi, lo)).
+struct HiLo {
+  __m128i hi, lo;
+};
+PI_AVX2 HiLo hilo4(const std::uint32_t* w) {
+  const __m256i v = _mm256_permutevar8x32_epi32(load8(w), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  return {_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)};
+}
+PI_AVX2 __m256d i32_pd(__m128i x) { return _mm256_cvtepi32_pd(x); }
+// An unsigned 32-bit word as a double (exact): (x - 2^31) + 2^31.
+PI_AVX2 __m256d u32_pd(__m128i x) {
+  return _mm256_add_pd(i32_pd(_mm_xor_si128(x, _mm_set1_epi32(INT32_MIN))), _mm256_set1_pd(0x1p31));
+}
+// kernels::sym_f64: odd = (hi - 2^31) 2^22 + (2 (lo >> 11) + 1), both parts and the sum exact.
+PI_AVX2 __m256d sym_f64(HiLo w) {
+  const __m256d a = _mm256_mul_pd(i32_pd(_mm_xor_si128(w.hi, _mm_set1_epi32(INT32_MIN))), _mm256_set1_pd(0x1p22));
+  const __m256d b = i32_pd(_mm_add_epi32(_mm_slli_epi32(_mm_srli_epi32(w.lo, 11), 1), _mm_set1_epi32(1)));
+  return _mm256_mul_pd(_mm256_add_pd(a, b), _mm256_set1_pd(0x1p-53));
+}
+// kernels::open01_f64: hi 2^21 + (2 (lo >> 12) + 1), exact (< 2^53).
+PI_AVX2 __m256d open01_f64(HiLo w) {
+  const __m256d a = _mm256_mul_pd(u32_pd(w.hi), _mm256_set1_pd(0x1p21));
+  const __m256d b = i32_pd(_mm_add_epi32(_mm_slli_epi32(_mm_srli_epi32(w.lo, 12), 1), _mm_set1_epi32(1)));
+  return _mm256_mul_pd(_mm256_add_pd(a, b), _mm256_set1_pd(0x1p-53));
+}
+// kernels::unit_f64: fl(hi 2^32 + lo) is one correctly rounded addition of two exact terms, which
+// is the round-to-nearest-even conversion of the 64-bit integer.
+PI_AVX2 __m256d unit_f64(HiLo w) {
+  const __m256d j = _mm256_add_pd(_mm256_mul_pd(u32_pd(w.hi), _mm256_set1_pd(0x1p32)), u32_pd(w.lo));
+  return _mm256_add_pd(_mm256_mul_pd(j, _mm256_set1_pd(0x1p-64)), _mm256_set1_pd(0x1p-65));
+}
+
+PI_AVX2 __m256d fma4(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a, b, c); }
+PI_AVX2 __m256d set4(double v) { return _mm256_set1_pd(v); }
+PI_AVX2 __m256d sel4(__m256d mask, __m256d yes, __m256d no) { return _mm256_blendv_pd(no, yes, mask); }
+
+// kernels::log_(double), lane-wise.
+PI_AVX2 __m256d log4(__m256d x) {
+  const __m256d sub = _mm256_cmp_pd(x, set4(0x1p-1022), _CMP_LT_OQ);
+  const __m256d xs = sel4(sub, _mm256_mul_pd(x, set4(0x1p54)), x);
+  // hx + (0x3ff00000 - 0x3fe6a09e) on the high word: a 64-bit add of that << 32 (the low word is
+  // untouched; a carry out of bit 63 is the 32-bit wrap).
+  const __m256i bits = _mm256_add_epi64(_mm256_castpd_si256(xs), _mm256_set1_epi64x(std::int64_t{0x3ff00000 - 0x3fe6a09e} << 32));
+  // e = (hx >> 20) - 1023 - (sub ? 54 : 0), as a double: (bits >> 52) < 2^12 through the 2^52 trick.
+  const __m256d eb = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), _mm256_castpd_si256(set4(0x1p52)))),
+                                   set4(0x1p52));
+  const __m256d fe = _mm256_sub_pd(_mm256_sub_pd(eb, set4(1023.0)), _mm256_and_pd(sub, set4(54.0)));
+  const __m256i m = _mm256_add_epi64(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+                                     _mm256_set1_epi64x(std::int64_t{0x3fe6a09e} << 32));
+  const __m256d f = _mm256_sub_pd(_mm256_castsi256_pd(m), set4(1.0));
+  const __m256d s = _mm256_div_pd(f, _mm256_add_pd(set4(2.0), f));
+  const __m256d z = _mm256_mul_pd(s, s);
+  __m256d r = set4(2.0 / 25.0);
+  for (int k = 11; k >= 1; --k) r = fma4(z, r, set4(2.0 / (2 * k + 1)));
+  r = _mm256_mul_pd(z, r);
+  const __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(set4(0.5), f), f);
+  const __m256d inner = _mm256_add_pd(_mm256_mul_pd(s, _mm256_add_pd(hfsq, r)), _mm256_mul_pd(fe, set4(0x1.473de6af278edp-34)));
+  return _mm256_sub_pd(_mm256_mul_pd(fe, set4(0x1.62e42fefp-1)), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
+}
+
+// kernels::sincospi_(double), lane-wise (v in the domain |v| <= 2^20).
+PI_AVX2 void sincospi4(__m256d v, __m256d* s, __m256d* c) {
+  const __m256d n = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(set4(2.0), v), set4(0.5)));
+  const __m256d r = _mm256_sub_pd(v, _mm256_mul_pd(n, set4(0.5)));
+  const __m256i q = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n));  // n is an integer: exact
+  const __m256d z = _mm256_mul_pd(r, r);
+  __m256d sp = set4(kernels::sincospi_f64_sin(0));
+  for (int k = 1; k < 8; ++k) sp = fma4(z, sp, set4(kernels::sincospi_f64_sin(k)));
+  sp = fma4(r, set4(0x1.921fb54442d18p+1), _mm256_mul_pd(r, fma4(z, sp, set4(0x1.1a62633145c07p-53))));
+  __m256d cp = set4(kernels::sincospi_f64_cos(0));
+  for (int k = 1; k < 10; ++k) cp = fma4(z, cp, set4(kernels::sincospi_f64_cos(k)));
+  // place_quadrant: swap where q & 1, negate s where q & 2 and c where (q + 1) & 2.
+  const __m256i one = _mm256_set1_epi64x(1), two = _mm256_set1_epi64x(2);
+  const __m256d swap = _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(q, one), one));
+  const __m256d ss = sel4(swap, cp, sp), cc = sel4(swap, sp, cp);
+  const __m256i neg_s = _mm256_slli_epi64(_mm256_and_si256(q, two), 62);
+  const __m256i neg_c = _mm256_slli_epi64(_mm256_and_si256(_mm256_add_epi64(q, one), two), 62);
+  *s = _mm256_xor_pd(ss, _mm256_castsi256_pd(neg_s));
+  *c = _mm256_xor_pd(cc, _mm256_castsi256_pd(neg_c));
+}
+
+// kernels::erfinv_ratio(double) of 8 values (w0, w1): where all lanes share a piece, its polynomial
+// with broadcast coefficients, the two vectors interleaved; else (rare) the scalar function per lane.
+PI_AVX2 void erfinv_ratio4x2(__m256d w0, __m256d w1, __m256d* e) {
+  using namespace kernels::erfinv_tab;
+  w0 = _mm256_max_pd(w0, _mm256_setzero_pd());  // w > 0 ? w : 0
+  w1 = _mm256_max_pd(w1, _mm256_setzero_pd());
+  __m256d p0 = _mm256_setzero_pd(), p1 = _mm256_setzero_pd();  // the piece index of each lane
+  for (int k = 1; k < kF64Pieces; ++k) {
+    p0 = _mm256_add_pd(p0, _mm256_and_pd(_mm256_cmp_pd(w0, set4(kF64Lo[k]), _CMP_GE_OQ), set4(1.0)));
+    p1 = _mm256_add_pd(p1, _mm256_and_pd(_mm256_cmp_pd(w1, set4(kF64Lo[k]), _CMP_GE_OQ), set4(1.0)));
+  }
+  const __m256d first = _mm256_permute4x64_pd(p0, 0);
+  const int same = _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(p0, first, _CMP_EQ_OQ), _mm256_cmp_pd(p1, first, _CMP_EQ_OQ)));
+  if (same != 0xf) {
+    alignas(32) double wl[8];
+    _mm256_store_pd(wl, w0);
+    _mm256_store_pd(wl + 4, w1);
+    for (double& x : wl) x = kernels::erfinv_ratio(x);
+    e[0] = _mm256_load_pd(wl);
+    e[1] = _mm256_load_pd(wl + 4);
+    return;
+  }
+  const int k = static_cast<int>(_mm256_cvtsd_f64(p0));
+  const __m256d c = set4(kF64Center[k]);
+  const __m256d t0 = _mm256_sub_pd(kF64Kind[k] ? _mm256_sqrt_pd(w0) : w0, c);
+  const __m256d t1 = _mm256_sub_pd(kF64Kind[k] ? _mm256_sqrt_pd(w1) : w1, c);
+  __m256d e0 = set4(kF64Coef[k][0]), e1 = e0;
+  for (int d = 1; d <= kF64MaxDegree; ++d) {
+    const __m256d cd = set4(kF64Coef[k][d]);
+    e0 = fma4(e0, t0, cd);
+    e1 = fma4(e1, t1, cd);
+  }
+  e[0] = e0;
+  e[1] = e1;
+}
+
+}  // namespace
+
+// ---- blocks ------------------------------------------------------------------------------------
+
+PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+  const UniformF32 f(d);
+  for (int k = 0; k < kWords; k += 8) _mm256_storeu_ps(out + k, f(words + k));
+}
+PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::f16_t* out) {
+  const UniformF32 f(d);
+  for (int k = 0; k < kWords; k += 8) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), f16_8(f(words + k)));
+}
+PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out) {
+  const UniformF32 f(d);
+  static_assert(kWords % 16 == 0, "whole pairs of vectors");
+  for (int k = 0; k < kWords; k += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + k), bf16_16(f(words + k), f(words + k + 8)));
+}
+
+PI_AVX2_FN void block(const kernels::UniformDist<double>& d, const std::uint32_t* words, double* out) {
+  const __m256d center = set4(d.center), half = set4(d.half), lo = set4(d.lo), hi = set4(d.hi);
+  for (int k = 0; k < kWords; k += 8)  // 4 elements of 2 words
+    _mm256_storeu_pd(out + k / 2, clamp4(_mm256_add_pd(center, _mm256_mul_pd(half, sym_f64(hilo4(words + k)))), lo, hi));
+}
+
+PI_AVX2_FN void block(const kernels::NormalDist<double>& d, const std::uint32_t* words, double* out) {
+  const __m256d mean = set4(d.mean), sd = set4(d.std);
+  const __m256i gather = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int k = 0; k < kWords; k += 16) {  // 4 pairs: pair q has u from words (4q, 4q+1), v from (4q+2, 4q+3)
+    const __m256i a = _mm256_permutevar8x32_epi32(load8(words + k), gather);      // uhi uhi ulo ulo | vhi vhi vlo vlo
+    const __m256i b = _mm256_permutevar8x32_epi32(load8(words + k + 8), gather);
+    const __m256i hi = _mm256_unpacklo_epi64(a, b), lo = _mm256_unpackhi_epi64(a, b);  // u | v
+    const HiLo u{_mm256_castsi256_si128(hi), _mm256_castsi256_si128(lo)};
+    const HiLo v{_mm256_extracti128_si256(hi, 1), _mm256_extracti128_si256(lo, 1)};
+    // box_muller: r = sqrt(-2 ln u), (z0, z1) = (r cos(pi v'), r sin(pi v')), v' = 2 open01.
+    const __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(set4(-2.0), log4(unit_f64(u))));
+    __m256d s, c;
+    sincospi4(_mm256_mul_pd(set4(2.0), open01_f64(v)), &s, &c);
+    const __m256d o0 = _mm256_add_pd(mean, _mm256_mul_pd(sd, _mm256_mul_pd(r, c)));
+    const __m256d o1 = _mm256_add_pd(mean, _mm256_mul_pd(sd, _mm256_mul_pd(r, s)));
+    const __m256d p01 = _mm256_unpacklo_pd(o0, o1), p23 = _mm256_unpackhi_pd(o0, o1);  // pairs 0, 2 | 1, 3
+    _mm256_storeu_pd(out + k / 2, _mm256_permute2f128_pd(p01, p23, 0x20));
+    _mm256_storeu_pd(out + k / 2 + 4, _mm256_permute2f128_pd(p01, p23, 0x31));
+  }
+}
+
+// In two loops over the batch, as the f32 host loop (kernels::Generator::groups): the logarithms'
+// arguments, then the quantiles two vectors at a time; shorter dependent chains that the core
+// overlaps (measured 9.9 -> see bench/RESULTS.md).
+PI_AVX2_FN void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words, double* out) {
+  constexpr int N = kWords / 2;  // elements
+  alignas(32) double wv[N], yv[N];
+  const __m256d one = set4(1.0), two = set4(2.0);
+  for (int k = 0; k < N; k += 4) {
+    const __m256d u = open01_f64(hilo4(words + 2 * k));
+    // kernels::trunc_normal_prep
+    const __m256d low_side = _mm256_cmp_pd(u, set4(d.u0), _CMP_LT_OQ);
+    const __m256d alpha = sel4(low_side, set4(d.lower.alpha), set4(d.upper.alpha));
+    const __m256d beta = sel4(low_side, set4(d.lower.beta), set4(d.upper.beta));
+    const __m256d b = sel4(low_side, set4(d.lower.b), set4(d.upper.b));
+    const __m256d t = _mm256_add_pd(alpha, _mm256_mul_pd(sel4(low_side, u, _mm256_sub_pd(one, u)), beta));
+    const __m256d r = _mm256_mul_pd(b, t);
+    const __m256d y_tail = _mm256_sub_pd(one, _mm256_mul_pd(two, r));
+    const __m256d yc = _mm256_add_pd(set4(d.y_a), _mm256_mul_pd(u, set4(d.y_span)));
+    const __m256d centre = _mm256_and_pd(_mm256_cmp_pd(yc, set4(0.5), _CMP_LE_OQ), _mm256_cmp_pd(yc, set4(-0.5), _CMP_GE_OQ));
+    const __m256d x = sel4(centre, _mm256_mul_pd(_mm256_sub_pd(one, yc), _mm256_add_pd(one, yc)), _mm256_mul_pd(t, _mm256_sub_pd(one, r)));
+    const __m256d base = sel4(centre, _mm256_setzero_pd(), sel4(low_side, set4(d.lower.w0), set4(d.upper.w0)));
+    _mm256_store_pd(yv + k, sel4(centre, yc, sel4(low_side, _mm256_xor_pd(y_tail, set4(-0.0)), y_tail)));
+    _mm256_store_pd(wv + k, _mm256_sub_pd(base, log4(x)));  // kernels::trunc_normal_w
+  }
+  static_assert(N % 8 == 0, "pairs of vectors");
+  for (int k = 0; k < N; k += 8) {  // kernels::trunc_normal_finish
+    __m256d e[2];
+    erfinv_ratio4x2(_mm256_load_pd(wv + k), _mm256_load_pd(wv + k + 4), e);
+    for (int h = 0; h < 2; ++h) {
+      const __m256d z = _mm256_mul_pd(set4(1.4142135623730950488), _mm256_mul_pd(_mm256_load_pd(yv + k + 4 * h), e[h]));
+      _mm256_storeu_pd(out + k + 4 * h, clamp4(_mm256_add_pd(set4(d.mean), _mm256_mul_pd(set4(d.std), z)), set4(d.lo), set4(d.hi)));
+    }
+  }
+}
+
+PI_AVX2_FN void f32_to_f16(const float* src, kernels::f16_t* dst, std::size_t n) {
+  std::size_t k = 0;
+  for (; k + 8 <= n; k += 8) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k), f16_8(_mm256_loadu_ps(src + k)));
+  for (; k < n; ++k) kernels::store(dst + k, src[k]);
+}
+
+#else  // no x86-64 vector path (no blocks are declared)
+bool available() { return false; }
+#endif
+
+}  // namespace simd
+}  // namespace detail
+}  // namespace paraminit

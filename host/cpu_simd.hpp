@@ -1,0 +1,61 @@
+// The CPU fills' hand-vectorized blocks (x86-64 AVX2 + FMA + F16C, chosen at run time): the same
+// IEEE operations in the same order as the element math of kernels/*.hpp, lane by lane, so the
+// bits are those of the scalar functions (and of the GPU). tests/simd_test.cpp compares every
+// block with the scalar kernels functions. Where the CPU lacks AVX2/FMA/F16C (or the compiler is
+// not GCC/Clang on x86-64), available() is false and the callers run the portable loops.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "../kernels/dists.hpp"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PI_SIMD_X86 1
+#endif
+
+namespace paraminit {
+namespace detail {
+namespace simd {
+
+// AVX2, FMA and F16C present (checked once).
+bool available();
+
+#if defined(PI_SIMD_X86)
+
+// The elements of the 4 * kPhiloxBatch words `words` (kernels' element order, host/philox_batch.hpp),
+// written to out: exactly Generator<Dist, T>::groups<kPhiloxBatch>(words, out). Only call when
+// available().
+void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out);
+void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::f16_t* out);
+void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out);
+void block(const kernels::UniformDist<double>& d, const std::uint32_t* words, double* out);
+void block(const kernels::NormalDist<double>& d, const std::uint32_t* words, double* out);
+// Central or not: the f64 quantile evaluates the same erfinv_ratio either way (kernels/math.hpp).
+void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words, double* out);
+
+// dst[k] = store(f32 src[k]) for k < n: F16C's vcvtps2ph (round to nearest even) for finite input,
+// the same bits as kernels::f32_to_f16_rne. Only call when available().
+void f32_to_f16(const float* src, kernels::f16_t* dst, std::size_t n);
+#else
+inline void f32_to_f16(const float*, kernels::f16_t*, std::size_t) {}  // never called: available() is false
+#endif
+
+// Whether block(Dist, words, Out*) exists.
+template <class Dist, class Out, class = void>
+struct HasBlock : std::false_type {};
+template <class Dist, class Out>
+struct HasBlock<Dist, Out,
+                std::void_t<decltype(block(std::declval<const Dist&>(), static_cast<const std::uint32_t*>(nullptr),
+                                           static_cast<Out*>(nullptr)))>> : std::true_type {};
+
+}  // namespace simd
+
+// dst[0, bytes) = the 8-byte pattern repeated (bytes a multiple of the element size, dst aligned to
+// it; the pattern is the element repeated). memset where every byte of the pattern is the same.
+void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern);
+
+}  // namespace detail
+}  // namespace paraminit

@@ -1,0 +1,198 @@
+// The CPU fills' vectorized paths (host/cpu_simd.cpp, the AVX2 blocks and F16C rounding) give the
+// bits of the scalar element math: every fill and dtype through the public API (1 and 2 threads,
+// lengths around the vector and batch widths, windows at odd offsets) against a reference computed
+// element by element from kernels::Generator::operator() (philox_call + group) and kernels::store.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "host/cpu_simd.hpp"
+#include "host/params.hpp"
+#include "kernels/dists.hpp"
+#include "paraminit/paraminit.hpp"
+#include "test_util.hpp"
+
+namespace {
+using namespace paraminit_test;
+using paraminit::Context;
+using paraminit::Key;
+using paraminit::TensorView;
+namespace k = paraminit::kernels;
+
+// Reference: global elements [0, n) of Generator<Dist, T> stored as Out, one call at a time.
+template <class Out, class Gen>
+std::vector<Out> reference(const Gen& gen, std::uint64_t n) {
+  using T = typename Gen::value_type;
+  std::vector<Out> out(n);
+  T v[Gen::kPerCall];
+  for (std::uint64_t g = 0; g < n; ++g) {
+    if (g % Gen::kPerCall == 0) gen(g / Gen::kPerCall, v);
+    k::store(&out[g], v[g % Gen::kPerCall]);
+  }
+  return out;
+}
+
+struct Case {
+  const char* name;
+  paraminit::UniformOptions u;
+  paraminit::NormalOptions nrm;
+  paraminit::TruncNormalOptions tn;
+  int kind;  // 0 uniform, 1 normal, 2 trunc_normal
+};
+const Case kCases[] = {
+    {"uniform(-0.3, 0.7)", {-0.3, 0.7}, {}, {}, 0},
+    {"uniform(0, 1e-6)", {0.0, 1e-6}, {}, {}, 0},            // f16 subnormals, rounding ties
+    {"uniform(-65504, 65504)", {-65504.0, 65504.0}, {}, {}, 0},  // f16's range: clamped inside
+    {"uniform(0.0395, 0.04)", {0.0395, 0.04}, {}, {}, 0},     // bounds that are not bf16/f16 numbers
+    {"normal(0.1, 0.5)", {}, {0.1, 0.5}, {}, 1},
+    {"normal(0, 1e-5)", {}, {0.0, 1e-5}, {}, 1},              // f16 subnormals
+    {"trunc_normal(0, 0.02, +-2s)", {}, {}, {0.0, 0.02, -0.04, 0.04}, 2},  // central
+    {"trunc_normal(0, 1, -1.5, 2.5)", {}, {}, {0.0, 1.0, -1.5, 2.5}, 2},
+    {"trunc_normal(0, 1, 3, 9)", {}, {}, {0.0, 1.0, 3.0, 9.0}, 2},        // upper tail
+    {"trunc_normal(0, 1, -30, -8)", {}, {}, {0.0, 1.0, -30.0, -8.0}, 2},  // far lower tail
+    {"trunc_normal(5, 2, -100, 100)", {}, {}, {5.0, 2.0, -100.0, 100.0}, 2},  // every piece
+};
+
+void run_case(Context& c, const TensorView& v, Key key, const Case& cs) {
+  if (cs.kind == 0) paraminit::uniform(c, v, key, cs.u);
+  if (cs.kind == 1) paraminit::normal(c, v, key, cs.nrm);
+  if (cs.kind == 2) paraminit::trunc_normal(c, v, key, cs.tn);
+}
+
+// The reference of a case for dtype Out (compute type T).
+template <class Out>
+std::vector<Out> case_reference(const Case& cs, DType t, Key key, std::uint64_t n) {
+  using T = typename k::ComputeType<Out>::type;
+  namespace d = paraminit::detail;
+  const char* fn = "simd_test";
+  if (cs.kind == 0) return reference<Out>(k::Generator<k::UniformDist<T>, T>{d::make_uniform<T>(fn, cs.u, t), key.seed, key.stream}, n);
+  if (cs.kind == 1) return reference<Out>(k::Generator<k::NormalDist<T>, T>{d::make_normal<T>(fn, cs.nrm, t), key.seed, key.stream}, n);
+  const k::TruncNormalDist<T> tn = d::make_trunc_normal<T>(fn, cs.tn, t);
+  if (tn.central) return reference<Out>(k::Generator<k::TruncNormalCentralDist<T>, T>{{tn}, key.seed, key.stream}, n);
+  return reference<Out>(k::Generator<k::TruncNormalDist<T>, T>{tn, key.seed, key.stream}, n);
+}
+
+template <class Out>
+void check_dtype(DType t) {
+  // Lengths around the vector width (8), the batch (96 f32 / 48 f64 elements) and the chunks; the
+  // key's call index starts near a low-word wrap in one case (the batch's scalar fallback).
+  const std::uint64_t lengths[] = {1, 7, 8, 9, 47, 48, 49, 95, 96, 97, 193, 1000, 3 * (1 << 16) + 12345};
+  for (const Case& cs : kCases)
+    for (int threads : {1, 2}) {
+      try {
+        case_reference<Out>(cs, t, Key{}, 1);
+      } catch (const paraminit::Error&) {
+        continue;  // options this dtype rejects
+      }
+      Context c = Context::cpu(threads);
+      for (std::uint64_t n : lengths) {
+        const Key key{0x1234567890abcdefull + n, 77 + n};
+        const auto want = case_reference<Out>(cs, t, key, n);
+        std::vector<Out> got(n);
+        run_case(c, TensorView::of(got.data(), t, {static_cast<std::int64_t>(n)}), key, cs);
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(Out)), 0)
+            << cs.name << " " << paraminit::to_string(t) << " n=" << n << " threads=" << threads;
+      }
+      // Windows at odd offsets: columns [s, s + w) of a 37 x 1031 parameter.
+      const std::int64_t rows = 37, cols = 1031;
+      const Key key{2026, 12};
+      const auto whole = case_reference<Out>(cs, t, key, static_cast<std::uint64_t>(rows * cols));
+      for (std::int64_t s : {1, 3, 97, 500}) {
+        const std::int64_t w = std::min<std::int64_t>(cols - s, 101 + s);
+        std::vector<Out> got(static_cast<std::size_t>(rows * w));
+        run_case(c, TensorView::of(got.data(), t, {rows, w}).window(1, s, cols), key, cs);
+        for (std::int64_t r = 0; r < rows; ++r)
+          ASSERT_EQ(std::memcmp(&got[r * w], &whole[r * cols + s], w * sizeof(Out)), 0)
+              << cs.name << " " << paraminit::to_string(t) << " window " << s << " row " << r;
+      }
+    }
+}
+
+TEST(Simd, FillsEqualScalarElementMathF32) { check_dtype<float>(DType::f32); }
+TEST(Simd, FillsEqualScalarElementMathF64) { check_dtype<double>(DType::f64); }
+TEST(Simd, FillsEqualScalarElementMathF16) { check_dtype<k::f16_t>(DType::f16); }
+TEST(Simd, FillsEqualScalarElementMathBF16) { check_dtype<k::bf16_t>(DType::bf16); }
+
+// Across a low-word wrap of the call counter (the Philox batch's scalar fallback) and far out.
+TEST(Simd, FillsEqualScalarAtLargeIndices) {
+  Context c = Context::cpu(2);
+  for (std::int64_t start : {(std::int64_t{1} << 34) - 200, (std::int64_t{1} << 33) + 5}) {
+    const std::int64_t cols = start + 700;
+    for (const Case& cs : kCases) {
+      std::vector<double> got(700);
+      run_case(c, TensorView::of(got.data(), DType::f64, {1, 700}).window(1, start, cols), Key{5, 6}, cs);
+      // Reference for just these elements, call by call.
+      const auto t = DType::f64;
+      const char* fn = "simd_test";
+      namespace d = paraminit::detail;
+      std::vector<double> want(700);
+      auto fill_ref = [&](const auto& gen) {
+        double v[2];
+        for (std::int64_t e = 0; e < 700; ++e) {
+          const std::uint64_t g = static_cast<std::uint64_t>(start + e);
+          gen(g / 2, v);
+          want[static_cast<std::size_t>(e)] = v[g % 2];
+        }
+      };
+      if (cs.kind == 0) fill_ref(k::Generator<k::UniformDist<double>, double>{d::make_uniform<double>(fn, cs.u, t), 5, 6});
+      if (cs.kind == 1) fill_ref(k::Generator<k::NormalDist<double>, double>{d::make_normal<double>(fn, cs.nrm, t), 5, 6});
+      if (cs.kind == 2) fill_ref(k::Generator<k::TruncNormalDist<double>, double>{d::make_trunc_normal<double>(fn, cs.tn, t), 5, 6});
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), 700 * sizeof(double)), 0) << cs.name << " start " << start;
+    }
+  }
+}
+
+// Constant fills of every dtype at odd offsets and lengths, against kernels::store of the value.
+TEST(Simd, ConstantEqualsStore) {
+  Context c = Context::cpu(2);
+  for (double value : {0.0, -0.125, 1.0 / 3.0, 6e-8, 65504.0}) {
+    std::vector<std::uint8_t> buf(8 * 5000 + 64, 0xAB);
+    for (std::size_t off : {0, 2, 6, 8}) {
+      for (std::int64_t n : {1, 3, 4, 5, 1001, 5000}) {
+        for (DType t : kAllDTypes) {
+          const std::size_t es = paraminit::dtype_size(t);
+          if (off % es) continue;
+          std::fill(buf.begin(), buf.end(), 0xAB);
+          paraminit::constant(c, TensorView::of(buf.data() + off, t, {n}), value);
+          std::uint8_t want[8];
+          if (t == DType::f32) k::store(reinterpret_cast<float*>(want), static_cast<float>(value));
+          if (t == DType::f64) k::store(reinterpret_cast<double*>(want), value);
+          if (t == DType::f16) k::store(reinterpret_cast<k::f16_t*>(want), static_cast<float>(value));
+          if (t == DType::bf16) k::store(reinterpret_cast<k::bf16_t*>(want), static_cast<float>(value));
+          for (std::int64_t e = 0; e < n; ++e)
+            ASSERT_EQ(std::memcmp(buf.data() + off + e * es, want, es), 0) << paraminit::to_string(t) << " " << value << " n=" << n;
+          EXPECT_EQ(buf[off + n * es], 0xAB);
+          if (off) EXPECT_EQ(buf[off - 1], 0xAB);
+        }
+      }
+    }
+  }
+}
+
+// F16C's conversion against the library's scalar RNE on every sign/exponent/top-mantissa pattern
+// with the low 13 bits set to the rounding boundaries (ties, just below, just above), and random
+// floats: subnormals, ties to even, overflow to infinity, zeros.
+TEST(Simd, F16cEqualsScalarRoundToNearestEven) {
+  if (!paraminit::detail::simd::available()) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
+  std::vector<float> src;
+  const std::uint32_t lows[] = {0, 1, 0x0fff, 0x1000, 0x1001, 0x1fff, 0x0800, 0x17ff};
+  for (std::uint32_t top = 0; top < (1u << 19); ++top)
+    for (std::uint32_t lo : lows) {
+      const std::uint32_t u = (top << 13) | lo;
+      if ((u & 0x7fffffffu) > 0x7f800000u) continue;  // NaN: never a fill's value
+      src.push_back(k::f32_from_bits(u));
+    }
+  std::mt19937 rng(7);
+  for (int i = 0; i < (1 << 20); ++i) {
+    const std::uint32_t u = rng();
+    if ((u & 0x7fffffffu) <= 0x7f800000u) src.push_back(k::f32_from_bits(u));
+  }
+  std::vector<k::f16_t> got(src.size());
+  paraminit::detail::simd::f32_to_f16(src.data(), got.data(), src.size());
+  for (std::size_t i = 0; i < src.size(); ++i)
+    ASSERT_EQ(got[i].bits, k::f32_to_f16_rne(src[i])) << "bits " << std::hex << k::f32_bits(src[i]);
+}
+
+}  // namespace
