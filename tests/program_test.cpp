@@ -288,10 +288,9 @@ TEST(Program, TheDefaultSpecRuns) {
   std::remove("default.safetensors");
 }
 
-// Issue 14: the file's bytes are the library's (the program stages parameters in host buffers and
-// writes them from a second thread; a parameter filled directly must give the same bytes), and
-// --compare-write prints its row and leaves no file of its own behind.
-TEST(Program, StagedWritesHoldTheLibrarysBitsAndCompareWriteCleansUp) {
+// Issue 14: the file's bytes are the library's own fills (a parameter filled directly gives the same
+// bytes), and --compare-write prints its row and leaves no file of its own behind.
+TEST(Program, TheFileHoldsTheLibrarysBitsAndCompareWriteCleansUp) {
   std::filesystem::create_directory("cw");
   const RunResult r = run("init --quiet --spec " + kSmall + " --out cw/small.safetensors --compare-write");
   ASSERT_EQ(r.rc, 0) << r.out << r.err;

@@ -2,7 +2,6 @@
 // straight into a safetensors file (CPU: in place in the mapped file), one row per parameter with
 // its measured mean and std against the scheme's expected std.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,10 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <future>
 #include <map>
 #include <memory>
-#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -171,25 +168,6 @@ double fills_alone(pi::Context& ctx, bool cuda, const Spec& spec, const std::vec
   return fills;
 }
 
-// A host buffer for the staged writes, its pages made present by the kernel at once
-// (MAP_POPULATE: one call rather than a fault per 4 KiB page on first touch).
-struct HostStaging {
-  void* p = nullptr;
-  std::size_t n = 0;
-  HostStaging() = default;
-  HostStaging(const HostStaging&) = delete;
-  HostStaging& operator=(const HostStaging&) = delete;
-  ~HostStaging() {
-    if (p != nullptr) ::munmap(p, n);
-  }
-  void reserve(std::size_t bytes) {
-    if (bytes == 0) return;
-    void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (m == MAP_FAILED) throw std::bad_alloc();
-    p = m, n = bytes;
-  }
-};
-
 // --compare-write: the file system's limit for the same bytes. One pwrite() (looped only where the
 // kernel writes less) of a buffer already faulted in, into a new file beside the output, then the
 // fsync the writer does too; the file is removed. The median of three.
@@ -245,89 +223,52 @@ int cmd_init(int argc, char** argv) {
   double fill_seconds = 0;
   std::uint64_t elems = 0, bytes_total = 0;
   const Progress progress(!a.quiet);
-  // Parameters up to kStagedMax bytes are filled into one of two ready host buffers and written with
-  // pwrite() by a second thread while the next parameter is filled: the file system's write is the
-  // limit (a store into a fresh page of a shared file mapping costs a page fault, several times the
-  // write itself here). Larger ones are filled in place in the mapped file (no second copy of tens
-  // of GB in host memory). The largest go first, so that the last write, which nothing overlaps, is
-  // a small one; the values do not depend on the order, and the rows are printed in the spec's.
-  constexpr std::size_t kStagedMax = std::size_t{256} << 20;
-  std::vector<std::size_t> order(plan.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return plan[x].bytes() > plan[y].bytes(); });
-  std::size_t need[2] = {0, 0};
-  for (std::size_t k = 0; k < order.size(); ++k)
-    if (plan[order[k]].bytes() <= kStagedMax) need[k % 2] = std::max(need[k % 2], plan[order[k]].bytes());
-  struct Row {
-    Stats s;
-    bool copied = false, check = false, ok = true;
-    double seconds = 0;
-  };
-  std::vector<Row> rows(plan.size());
-  HostStaging staging[2];
-  std::future<void> writing[2];  // at most one write in flight, beside the next fill
   try {
     pi::SafetensorsWriter w(a.out, decls, meta);
-    for (int k = 0; k < 2; ++k) staging[k].reserve(need[k]);
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      const std::size_t i = order[k];
+    if (!a.quiet) print_init_header();
+    for (std::size_t i = 0; i < plan.size(); ++i) {
       const Plan& pl = plan[i];
       const Param& p = *pl.p;
-      progress.step(k + 1, plan.size(), p.name);
+      progress.step(i + 1, plan.size(), p.name);
       const std::uint64_t n = pl.numel();
       const std::size_t bytes = pl.bytes();
-      const std::size_t slot = k % 2;
-      const bool staged = bytes > 0 && bytes <= kStagedMax;
-      void* host = staged ? staging[slot].p : w.map(p.name);
+      void* host = w.map(p.name);
       DeviceMem dev(cuda ? bytes : 0);
       const pi::TensorView v = pl.view(cuda ? dev.p : host);
       const double t0 = now();
-      Row& r = rows[i];
+      bool copied = false;
       if (from != nullptr) {
         if (const pi::SafetensorsTensor* t = from->find(p.name)) {
           if (t->shape == p.shape && t->readable) {
             from->read(ctx, p.name, v);
             taken.push_back(p.name);
-            r.copied = true;
+            copied = true;
           } else {
             mismatched.push_back(p.name + " (file " + t->dtype_name + " " + shape_text(t->shape) + ", spec " + shape_text(p.shape) + ")");
           }
         }
       }
-      if (!r.copied) apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
+      if (!copied) apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
       if (cuda) to_host(host, dev.p, bytes);
-      r.seconds = now() - t0;
-      fill_seconds += r.seconds;
+      const double dt = now() - t0;
+      fill_seconds += dt;
       elems += n;
       bytes_total += bytes;
-      r.s = host != nullptr ? host_stats(host, p.dtype, n) : Stats{};
-      if (writing[1 - slot].valid()) writing[1 - slot].get();  // the previous write; its errors surface here
-      if (staged) writing[slot] = std::async(std::launch::async, [&w, &p, host] { w.write(p.name, host); });
+      const Stats s = host != nullptr ? host_stats(host, p.dtype, n) : Stats{};
       double bound = 0;
-      r.check = pl.expect.known && !r.copied && n > 1;
-      r.ok = !r.check || within(pl.expect, r.s, p.dtype, &bound);
+      const bool check = pl.expect.known && !copied && n > 1;
+      const bool ok = !check || within(pl.expect, s, p.dtype, &bound);
+      if (!ok) failed.push_back(p.name);
+      if (!a.quiet)
+        print_init_row(p.name, pl.local, p.dtype, copied ? "(from file)" : p.scheme, s, pl.expect.known && !copied ? &pl.expect.std : nullptr,
+                       !check ? "-" : ok ? "yes" : "NO", dt);
     }
-    for (auto& f : writing)
-      if (f.valid()) f.get();
     progress.clear();
     w.close();
   } catch (...) {
-    for (auto& f : writing)  // no write may outlive the writer
-      if (f.valid()) f.wait();
     progress.abandon();
     throw;  // the writer removes its temporary file: no half-written model file, the old one kept
   }
-  if (!a.quiet) print_init_header();
-  for (std::size_t i = 0; i < plan.size(); ++i) {
-    const Plan& pl = plan[i];
-    const Row& r = rows[i];
-    if (!r.ok) failed.push_back(pl.p->name);
-    if (!a.quiet)
-      print_init_row(pl.p->name, pl.local, pl.p->dtype, r.copied ? "(from file)" : pl.p->scheme, r.s,
-                     pl.expect.known && !r.copied ? &pl.expect.std : nullptr, !r.check ? "-" : r.ok ? "yes" : "NO", r.seconds);
-  }
-  std::sort(taken.begin(), taken.end());
-  std::sort(mismatched.begin(), mismatched.end());
   const double total = now() - t_start;
   print_init_summary(plan.size(), elems, bytes_total, a.out, cuda, a.world, a.rank, total, fill_seconds);
   if (from != nullptr) {
