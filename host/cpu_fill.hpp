@@ -117,9 +117,10 @@ void cpu_fill_value(ThreadPool& pool, std::uint64_t n, Out* data, Out value) {
   for (unsigned k = 0; k < 8 / sizeof(Out); ++k) std::memcpy(reinterpret_cast<char*>(&pattern) + k * sizeof(Out), &value, sizeof(Out));
   constexpr std::uint64_t kChunk = (std::uint64_t{4} << 20) / sizeof(Out);
   const auto tasks = static_cast<std::int64_t>((n + kChunk - 1) / kChunk);
+  const bool stream = n * sizeof(Out) >= kStreamBytes;  // larger than the caches: non-temporal stores
   pool.run(tasks, [&](std::int64_t task) {
     const std::uint64_t lb = static_cast<std::uint64_t>(task) * kChunk, le = std::min(n, lb + kChunk);
-    fill_pattern(data + lb, static_cast<std::size_t>((le - lb) * sizeof(Out)), pattern);
+    fill_pattern(data + lb, static_cast<std::size_t>((le - lb) * sizeof(Out)), pattern, stream);
   });
 }
 

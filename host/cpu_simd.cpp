@@ -19,16 +19,11 @@
 namespace paraminit {
 namespace detail {
 
-void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern) {
-  unsigned char b[8];
-  std::memcpy(b, &pattern, 8);
-  if (std::all_of(b, b + 8, [&](unsigned char c) { return c == b[0]; })) {
-    std::memset(dst, b[0], bytes);
-    return;
-  }
-  auto* p = static_cast<unsigned char*>(dst);
-  // Head up to 8-byte alignment and tail: whole elements, and the pattern is the element repeated,
-  // so any element-aligned start takes the pattern's first bytes.
+namespace {
+// The portable loop: head up to 8-byte alignment, 8-byte words, tail.
+void fill_pattern_words(unsigned char* p, std::size_t bytes, const unsigned char* b, std::uint64_t pattern) {
+  // Whole elements, and the pattern is the element repeated, so any element-aligned start takes
+  // the pattern's first bytes.
   const std::size_t head = std::min(bytes, (8 - reinterpret_cast<std::uintptr_t>(p) % 8) % 8);
   std::memcpy(p, b, head);
   p += head;
@@ -36,6 +31,53 @@ void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern) {
   auto* q = reinterpret_cast<std::uint64_t*>(p);
   std::fill(q, q + bytes / 8, pattern);
   std::memcpy(p + (bytes & ~std::size_t{7}), b, bytes % 8);
+}
+
+#if defined(PI_SIMD_X86)
+// The streaming loop: the head up to 32-byte alignment (a multiple of the element size, since p is
+// element-aligned and 32 is a multiple of it) by the portable loop, 128-byte steps of four
+// non-temporal 32-byte stores, then whole 32-byte stores, the tail by the portable loop; each
+// piece starts element-aligned, so each takes the pattern from its first byte. The sfence orders
+// the weakly-ordered stores before whatever the thread does next (the pool's hand-off).
+PI_AVX2_FN void fill_pattern_stream(unsigned char* p, std::size_t bytes, const unsigned char* b, std::uint64_t pattern) {
+  const std::size_t head = std::min(bytes, (32 - reinterpret_cast<std::uintptr_t>(p) % 32) % 32);
+  fill_pattern_words(p, head, b, pattern);
+  p += head;
+  bytes -= head;
+  const __m256i v = _mm256_set1_epi64x(static_cast<long long>(pattern));
+  auto* q = reinterpret_cast<__m256i*>(p);
+  std::size_t k = 0;
+  const std::size_t n32 = bytes / 32;
+  for (; k + 4 <= n32; k += 4) {
+    _mm256_stream_si256(q + k, v);
+    _mm256_stream_si256(q + k + 1, v);
+    _mm256_stream_si256(q + k + 2, v);
+    _mm256_stream_si256(q + k + 3, v);
+  }
+  for (; k < n32; ++k) _mm256_stream_si256(q + k, v);
+  _mm_sfence();
+  fill_pattern_words(p + n32 * 32, bytes % 32, b, pattern);
+}
+#endif
+}  // namespace
+
+void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern, bool stream) {
+  unsigned char b[8];
+  std::memcpy(b, &pattern, 8);
+  if (std::all_of(b, b + 8, [&](unsigned char c) { return c == b[0]; })) {
+    std::memset(dst, b[0], bytes);  // glibc streams large sizes itself
+    return;
+  }
+  auto* p = static_cast<unsigned char*>(dst);
+#if defined(PI_SIMD_X86)
+  if (stream && simd::available()) {
+    fill_pattern_stream(p, bytes, b, pattern);
+    return;
+  }
+#else
+  (void)stream;
+#endif
+  fill_pattern_words(p, bytes, b, pattern);
 }
 
 namespace simd {

@@ -55,7 +55,14 @@ struct HasBlock<Dist, Out,
 
 // dst[0, bytes) = the 8-byte pattern repeated (bytes a multiple of the element size, dst aligned to
 // it; the pattern is the element repeated). memset where every byte of the pattern is the same.
-void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern);
+// stream: the fill is larger than the caches (the caller's judgement, on the whole fill): past a
+// head up to 32-byte alignment, non-temporal 32-byte stores (no read for ownership, as glibc's
+// memset does for large sizes) where available(), then an sfence. The same bytes either way.
+void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern, bool stream = false);
+
+// Fills of at least this many bytes in all stream (fill_pattern): half the 32 MiB L3 of the
+// reference machine, about where glibc's memset switches to non-temporal stores.
+constexpr std::size_t kStreamBytes = std::size_t{16} << 20;
 
 }  // namespace detail
 }  // namespace paraminit

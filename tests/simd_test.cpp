@@ -171,6 +171,60 @@ TEST(Simd, ConstantEqualsStore) {
   }
 }
 
+// The streaming constant fill (fill_pattern with stream = true: a head to 32-byte alignment,
+// non-temporal 32-byte stores, a tail) against a byte-wise reference, at every element-aligned
+// offset within 32 bytes and lengths around the 32- and 128-byte steps; nothing outside is touched.
+TEST(Simd, StreamingPatternEqualsScalar) {
+  const std::uint64_t patterns[] = {0x3e0000003e000000ull /* f32 0.125 */, 0x3fd5555555555555ull /* f64 1/3 */,
+                                    0x3c003c003c003c00ull /* f16 1 */, 0xbe00be00be00be00ull /* bf16 -0.125 */,
+                                    0x0102030405060708ull /* 8-byte element */};
+  const std::size_t es_of[] = {4, 8, 2, 2, 8};
+  std::vector<std::uint8_t> buf(4096 + 128);
+  for (int pi = 0; pi < 5; ++pi) {
+    const std::uint64_t pat = patterns[pi];
+    const std::size_t es = es_of[pi];
+    std::uint8_t b[8];
+    std::memcpy(b, &pat, 8);
+    for (bool stream : {false, true})
+      for (std::size_t off = 0; off < 64; off += es)
+        for (std::size_t bytes = 0; bytes <= 4096; bytes += (bytes < 300 ? es : 7 * es)) {
+          // the buffer's own alignment varies; align the base to 64 so that off is the phase
+          std::uint8_t* base = buf.data() + (64 - reinterpret_cast<std::uintptr_t>(buf.data()) % 64) % 64;
+          std::fill(buf.begin(), buf.end(), 0xAB);
+          paraminit::detail::fill_pattern(base + off, bytes, pat, stream);
+          for (std::size_t i = 0; i < bytes; ++i)
+            ASSERT_EQ(base[off + i], b[i % 8]) << "pattern " << pi << " off " << off << " bytes " << bytes << " stream " << stream;
+          for (std::uint8_t* q = buf.data(); q < base + off; ++q) ASSERT_EQ(*q, 0xAB) << "before, off " << off;
+          for (std::uint8_t* q = base + off + bytes; q < buf.data() + buf.size(); ++q) ASSERT_EQ(*q, 0xAB) << "after, off " << off;
+        }
+  }
+}
+
+// A constant fill large enough to stream (kStreamBytes) through the public API, at an odd
+// element offset, 1 and 2 threads, every dtype: each element is kernels::store of the value.
+TEST(Simd, LargeConstantEqualsStore) {
+  const double value = -1.0 / 3.0;
+  for (int threads : {1, 2}) {
+    Context c = Context::cpu(threads);
+    for (DType t : kAllDTypes) {
+      const std::size_t es = paraminit::dtype_size(t);
+      const std::int64_t n = static_cast<std::int64_t>(paraminit::detail::kStreamBytes / es) + 12345;
+      std::vector<std::uint8_t> buf(static_cast<std::size_t>(n) * es + 64, 0xAB);
+      const std::size_t off = es == 8 ? 8 : 3 * es;  // not 32-byte aligned
+      paraminit::constant(c, TensorView::of(buf.data() + off, t, {n}), value);
+      std::uint8_t want[8];
+      if (t == DType::f32) k::store(reinterpret_cast<float*>(want), static_cast<float>(value));
+      if (t == DType::f64) k::store(reinterpret_cast<double*>(want), value);
+      if (t == DType::f16) k::store(reinterpret_cast<k::f16_t*>(want), static_cast<float>(value));
+      if (t == DType::bf16) k::store(reinterpret_cast<k::bf16_t*>(want), static_cast<float>(value));
+      for (std::int64_t e = 0; e < n; ++e)
+        ASSERT_EQ(std::memcmp(buf.data() + off + e * es, want, es), 0) << paraminit::to_string(t) << " e=" << e << " threads=" << threads;
+      for (std::size_t i = 0; i < off; ++i) ASSERT_EQ(buf[i], 0xAB);
+      for (std::size_t i = off + n * es; i < buf.size(); ++i) ASSERT_EQ(buf[i], 0xAB);
+    }
+  }
+}
+
 // F16C's conversion against the library's scalar RNE on every sign/exponent/top-mantissa pattern
 // with the low 13 bits set to the rounding boundaries (ties, just below, just above), and random
 // floats: subnormals, ties to even, overflow to infinity, zeros.
