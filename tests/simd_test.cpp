@@ -144,6 +144,15 @@ TEST(Simd, FillsEqualScalarAtLargeIndices) {
   }
 }
 
+// The bytes of one element of dtype t holding `value`, by the scalar kernels::store (f16/bf16 from the
+// fp32 value, as constant() documents).
+void stored_bytes(DType t, double value, std::uint8_t* want) {
+  if (t == DType::f32) k::store(reinterpret_cast<float*>(want), static_cast<float>(value));
+  if (t == DType::f64) k::store(reinterpret_cast<double*>(want), value);
+  if (t == DType::f16) k::store(reinterpret_cast<k::f16_t*>(want), static_cast<float>(value));
+  if (t == DType::bf16) k::store(reinterpret_cast<k::bf16_t*>(want), static_cast<float>(value));
+}
+
 // Constant fills of every dtype at odd offsets and lengths, against kernels::store of the value.
 TEST(Simd, ConstantEqualsStore) {
   Context c = Context::cpu(2);
@@ -157,10 +166,7 @@ TEST(Simd, ConstantEqualsStore) {
           std::fill(buf.begin(), buf.end(), 0xAB);
           paraminit::constant(c, TensorView::of(buf.data() + off, t, {n}), value);
           std::uint8_t want[8];
-          if (t == DType::f32) k::store(reinterpret_cast<float*>(want), static_cast<float>(value));
-          if (t == DType::f64) k::store(reinterpret_cast<double*>(want), value);
-          if (t == DType::f16) k::store(reinterpret_cast<k::f16_t*>(want), static_cast<float>(value));
-          if (t == DType::bf16) k::store(reinterpret_cast<k::bf16_t*>(want), static_cast<float>(value));
+          stored_bytes(t, value, want);
           for (std::int64_t e = 0; e < n; ++e)
             ASSERT_EQ(std::memcmp(buf.data() + off + e * es, want, es), 0) << paraminit::to_string(t) << " " << value << " n=" << n;
           EXPECT_EQ(buf[off + n * es], 0xAB);
@@ -213,10 +219,7 @@ TEST(Simd, LargeConstantEqualsStore) {
       const std::size_t off = es == 8 ? 8 : 3 * es;  // not 32-byte aligned
       paraminit::constant(c, TensorView::of(buf.data() + off, t, {n}), value);
       std::uint8_t want[8];
-      if (t == DType::f32) k::store(reinterpret_cast<float*>(want), static_cast<float>(value));
-      if (t == DType::f64) k::store(reinterpret_cast<double*>(want), value);
-      if (t == DType::f16) k::store(reinterpret_cast<k::f16_t*>(want), static_cast<float>(value));
-      if (t == DType::bf16) k::store(reinterpret_cast<k::bf16_t*>(want), static_cast<float>(value));
+      stored_bytes(t, value, want);
       for (std::int64_t e = 0; e < n; ++e)
         ASSERT_EQ(std::memcmp(buf.data() + off + e * es, want, es), 0) << paraminit::to_string(t) << " e=" << e << " threads=" << threads;
       for (std::size_t i = 0; i < off; ++i) ASSERT_EQ(buf[i], 0xAB);
