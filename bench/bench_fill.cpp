@@ -3,6 +3,7 @@
 // generators, in one run. The main job of the README.
 //
 //   paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R] [--no-orthogonal]
+//                   [--cpu-tier best|avx512|avx2|portable]
 //
 // Napkin math (this project's 2-core build machine): memset of 64 Mi f32 (256 MiB) with 2 threads
 // runs at ~15 GB/s = 3.7 G elem/s; a fill that computes one Philox call per 4 elements needs about
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../host/cpu_tier.hpp"
 #include "../host/thread_pool.hpp"
 #include "bench_common.hpp"
 #include "paraminit/paraminit.hpp"
@@ -38,6 +40,7 @@ struct Options {
   int reps = 7;
   bool orthogonal = true;
   int ortho_reps = 5;
+  std::string cpu_tier = "best";  // the CPU loops' instruction set (host/cpu_tier.hpp)
 };
 
 Options parse(int argc, char** argv) {
@@ -56,15 +59,30 @@ Options parse(int argc, char** argv) {
     else if (a == "--threads") o.threads = std::stoi(next());
     else if (a == "--reps") o.reps = std::stoi(next());
     else if (a == "--no-orthogonal") o.orthogonal = false;
+    else if (a == "--cpu-tier") o.cpu_tier = next();
     else {
-      std::fprintf(stderr, "usage: paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R] [--no-orthogonal]\n");
+      std::fprintf(stderr, "usage: paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R] [--no-orthogonal] [--cpu-tier best|avx512|avx2|portable]\n");
       std::exit(a == "--help" || a == "-h" ? 0 : 2);
     }
   }
   return o;
 }
 
+paraminit::detail::CpuTier tier_named(const std::string& name) {
+  using paraminit::detail::CpuTier;
+  if (name == "portable") return CpuTier::portable;
+  if (name == "avx2") return CpuTier::avx2;
+  if (name == "avx512") return CpuTier::avx512;
+  if (name != "best") {
+    std::fprintf(stderr, "paraminit_bench: --cpu-tier takes best, avx512, avx2 or portable, not %s\n", name.c_str());
+    std::exit(2);
+  }
+  return paraminit::detail::cpu_best_tier();
+}
+
 void cpu_table(const Options& o) {
+  // A lower tier than asked where the CPU lacks it; the title says which ran.
+  const paraminit::detail::ScopedCpuTier at(tier_named(o.cpu_tier));
   paraminit::Context ctx = paraminit::Context::cpu(o.threads);
   const int threads = ctx.threads();
   const std::int64_t n = o.elements;
@@ -82,7 +100,8 @@ void cpu_table(const Options& o) {
     });
   };
   char title[160];
-  std::snprintf(title, sizeof title, "CPU: %lld elements, %d threads, median of %d", static_cast<long long>(n), threads, o.reps);
+  std::snprintf(title, sizeof title, "CPU: %lld elements, %d threads, median of %d, %s loops", static_cast<long long>(n), threads,
+                o.reps, paraminit::detail::tier_name(paraminit::detail::cpu_tier()));
   pb::print_header(title);
   double limit[4];
   for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16}) {

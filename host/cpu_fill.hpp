@@ -13,22 +13,56 @@
 #include "philox_batch.hpp"
 #include "thread_pool.hpp"
 
-// Hot loops are compiled twice, for x86-64-v3 (AVX2 + FMA) and a baseline, and picked at load
-// time. Both compute the same bits: integer Philox, correctly rounded + - * / sqrt, explicit fma.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(PARAMINIT_NO_CLONES)
-#define PI_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define PI_CPU_CLONES
+// Hot loops are compiled once per tier of cpu_tier.hpp (x86-64-v4, x86-64-v3, the build's baseline)
+// and picked by cpu_tier() at each fill: the body is one always-inline template, instantiated
+// inside a function per target so the compiler vectorizes it for that instruction set. Every tier
+// computes the same bits: integer Philox, correctly rounded + - * / sqrt, explicit fma, no
+// contraction (the library's flags). Explicit functions rather than target_clones: their ifunc
+// resolvers run before ThreadSanitizer's runtime is up, and tests must be able to run each tier.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PI_TIERS 1
+#define PI_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
+#define PI_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
 #endif
+#define PI_ALWAYS_INLINE __attribute__((always_inline)) inline
+#define PI_INLINE_LAMBDA __attribute__((always_inline))  // after a lambda's parameter list
 
 namespace paraminit {
 namespace detail {
 
-// The batch's elements by simd::block where it exists for (Dist, Out) and vec; false otherwise.
+// Runs of at least this many whole calls (short of a batch) at a span's end go through one batch.
+constexpr unsigned kTailBatchCalls = 4;
+
+#if defined(PI_TIERS)
+template <class F>
+PI_TARGET_V4 void run_v4(const F& f) {
+  f();
+}
+template <class F>
+PI_TARGET_V3 void run_v3(const F& f) {
+  f();
+}
+#endif
+
+// f() compiled for `tier`: f is a lambda marked PI_INLINE_LAMBDA, so its body (and the inline
+// functions it calls) is inlined into, and vectorized for, the function of that tier.
+template <class F>
+void run_at_tier(CpuTier tier, const F& f) {
+#if defined(PI_TIERS)
+  if (tier == CpuTier::avx512) return run_v4(f);
+  if (tier == CpuTier::avx2) return run_v3(f);
+#else
+  (void)tier;
+#endif
+  f();
+}
+
+// The batch's elements by simd::block where it exists for (Dist, Out) and the tier runs it
+// (simd::kBlockAtAvx512); false otherwise.
 template <class Gen, class Out>
-bool vector_block(bool vec, const Gen& gen, const std::uint32_t* words, Out* dst) {
+PI_ALWAYS_INLINE bool vector_block(CpuTier tier, const Gen& gen, const std::uint32_t* words, Out* dst) {
   if constexpr (simd::HasBlock<typename Gen::dist_type, Out>::value) {
-    if (vec) {
+    if (tier == CpuTier::avx2 || (tier == CpuTier::avx512 && simd::kBlockAtAvx512<typename Gen::dist_type>)) {
       simd::block(gen.dist, words, dst);
       return true;
     }
@@ -36,50 +70,71 @@ bool vector_block(bool vec, const Gen& gen, const std::uint32_t* words, Out* dst
   return false;
 }
 
-// Global elements [g, g + n) into dst[0, n).
+// The elements of the kPhiloxBatch calls whose words are `words`, into dst[0, kPhiloxBatch * E).
 template <class Gen, class Out>
-PI_CPU_CLONES void fill_span(const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n) {
-  const Gen gen = gen_ref;  // a local copy: the vectorizer need not guard against dst aliasing it
-  const PhiloxBatchFn philox = philox_batch();
-  const bool vec = simd::available();  // the hand-vectorized blocks (cpu_simd.hpp): the same bits
+PI_ALWAYS_INLINE void batch_elements(CpuTier tier, const Gen& gen, const std::uint32_t* words, Out* dst) {
   using T = typename Gen::value_type;
-  constexpr unsigned E = Gen::kPerCall;
-  constexpr unsigned B = kPhiloxBatch;  // calls per batch
-  const std::uint64_t end = g + n;
-  T v[E];
-  if (g % E != 0) {  // head: the rest of a call that starts before g
-    gen(g / E, v);
-    for (unsigned j = static_cast<unsigned>(g % E); j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
-  }
-  while (end - g >= B * E) {
-    alignas(64) std::uint32_t words[4 * B];
-    philox(gen.seed, gen.stream, g / E, words);
-    if (vector_block(vec, gen, words, dst)) {
-    } else if constexpr (!std::is_same_v<Out, kernels::f16_t>) {  // f32, f64, bf16: rounded in the loop
-      gen.template groups<B>(words, dst);
-    } else {  // f16, whose rounding is longer: fp32 first, then a second loop (in L1): F16C's
-              // conversion where present, else the vectorized scalar rounding
-      alignas(64) T vb[B * E];
-      gen.template groups<B>(words, vb);
-      if (vec) {
-        simd::f32_to_f16(vb, dst, B * E);
-      } else {
-        for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
-      }
+  constexpr unsigned B = kPhiloxBatch, E = Gen::kPerCall;
+  if (vector_block(tier, gen, words, dst)) {
+  } else if constexpr (!std::is_same_v<Out, kernels::f16_t>) {  // f32, f64, bf16: rounded in the loop
+    gen.template groups<B>(words, dst);
+  } else {  // f16, whose rounding is longer: fp32 first, then a second loop (in L1): F16C's
+            // conversion where present, else the vectorized scalar rounding
+    alignas(64) T vb[B * E];
+    gen.template groups<B>(words, vb);
+    if (tier != CpuTier::portable) {
+      simd::f32_to_f16(vb, dst, B * E);
+    } else {
+      for (unsigned k = 0; k < B * E; ++k) kernels::store(dst + k, vb[k]);
     }
-    dst += B * E;
-    g += B * E;
   }
-  while (g < end) {  // tail
-    gen(g / E, v);
-    for (unsigned j = 0; j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
-  }
+}
+
+// Global elements [g, g + n) into dst[0, n), at `tier`. Whole batches of calls where they fit; the
+// partial calls at either end one call at a time, and a last run of whole calls short of a batch
+// through a batch computed into a buffer (the scalar call costs ~15 ns; a batch ~0.3 ns a word).
+template <class Gen, class Out>
+void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n) {
+  run_at_tier(tier, [&]() PI_INLINE_LAMBDA {
+    const Gen gen = gen_ref;  // a local copy: the vectorizer need not guard against dst aliasing it
+    const PhiloxBatchFn philox = philox_batch(tier);
+    using T = typename Gen::value_type;
+    constexpr unsigned E = Gen::kPerCall;
+    constexpr unsigned B = kPhiloxBatch;  // calls per batch
+    const std::uint64_t end = g + n;
+    T v[E];
+    if (g % E != 0) {  // head: the rest of a call that starts before g
+      gen(g / E, v);
+      for (unsigned j = static_cast<unsigned>(g % E); j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
+    }
+    alignas(64) std::uint32_t words[4 * B];
+    while (end - g >= B * E) {
+      philox(gen.seed, gen.stream, g / E, words);
+      batch_elements(tier, gen, words, dst);
+      dst += B * E;
+      g += B * E;
+    }
+    if ((end - g) / E >= kTailBatchCalls) {  // whole calls short of a batch: one batch, partly kept
+      alignas(64) Out buf[B * E];
+      philox(gen.seed, gen.stream, g / E, words);
+      batch_elements(tier, gen, words, buf);
+      const std::uint64_t whole = (end - g) / E * E;
+      std::memcpy(dst, buf, static_cast<std::size_t>(whole) * sizeof(Out));
+      dst += whole;
+      g += whole;
+    }
+    while (g < end) {  // tail
+      gen(g / E, v);
+      for (unsigned j = 0; j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
+    }
+  });
 }
 
 // Fill the whole view. Tasks are chunks of local elements; the chunking never changes a value.
 template <class Gen, class Out>
 void cpu_fill(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen) {
   constexpr std::uint64_t kChunk = std::uint64_t{1} << 16;  // 256 KiB of f32: L2-sized
+  const CpuTier tier = cpu_tier();
   const std::uint64_t tasks = (geo.numel + kChunk - 1) / kChunk;
   const std::int64_t ntasks = static_cast<std::int64_t>(tasks);
   pool.run(ntasks, [&](std::int64_t task) {
@@ -88,7 +143,7 @@ void cpu_fill(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen) 
     for (std::uint64_t l = lb; l < le;) {  // split [lb, le) at run boundaries
       const std::uint64_t run = l / geo.run_len, off = l % geo.run_len;
       const std::uint64_t n = std::min(le - l, geo.run_len - off);
-      fill_span(gen, data + l, geo.global_base + run * geo.global_stride + off, n);
+      fill_span(tier, gen, data + l, geo.global_base + run * geo.global_stride + off, n);
       l += n;
     }
   });

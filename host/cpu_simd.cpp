@@ -5,6 +5,7 @@
 #include "cpu_simd.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "philox_batch.hpp"
@@ -80,17 +81,49 @@ void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern, bool stre
   fill_pattern_words(p, bytes, b, pattern);
 }
 
+namespace {
+std::atomic<int> g_tier_override{-1};  // -1: none
+}  // namespace
+
+CpuTier cpu_best_tier() {
+#if defined(PI_SIMD_X86)
+  static const CpuTier best = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;  // F16C: CPUID.1:ECX bit 29 (Clang's builtin does not name it)
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+    // GCC's and Clang's checks include the OS's XSAVE support of the ymm / zmm state.
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c)) return CpuTier::portable;
+    const bool v4 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+                    __builtin_cpu_supports("avx512cd");
+    return v4 ? CpuTier::avx512 : CpuTier::avx2;
+  }();
+  return best;
+#else
+  return CpuTier::portable;
+#endif
+}
+
+CpuTier cpu_tier() {
+  const int forced = g_tier_override.load(std::memory_order_relaxed);
+  const CpuTier best = cpu_best_tier();
+  return forced < 0 || forced > static_cast<int>(best) ? best : static_cast<CpuTier>(forced);
+}
+
+ScopedCpuTier::ScopedCpuTier(CpuTier tier) : previous_(g_tier_override.exchange(static_cast<int>(tier))) {}
+ScopedCpuTier::~ScopedCpuTier() { g_tier_override.store(previous_); }
+
+const char* tier_name(CpuTier tier) {
+  switch (tier) {
+    case CpuTier::avx512: return "avx512";
+    case CpuTier::avx2: return "avx2";
+    default: return "portable";
+  }
+}
+
 namespace simd {
 
 #if defined(PI_SIMD_X86)
-bool available() {
-  static const bool ok = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;  // F16C: CPUID.1:ECX bit 29 (Clang's builtin does not name it)
-    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
-  }();
-  return ok;
-}
+bool available() { return cpu_tier() != CpuTier::portable; }
 
 namespace {
 

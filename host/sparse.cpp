@@ -99,11 +99,14 @@ void for_each_position(const kernels::Feistel& perm, std::uint64_t i0, std::uint
 // The values of `pending` (<= kPhiloxBatch) Philox calls at arbitrary indices (calls[] is padded
 // in place), by the dense fill's own vectorized loop: vals[i * E + j] is element j of call calls[i].
 template <class Gen, class Out>
-PI_CPU_CLONES void value_calls(const Gen& gen, std::uint64_t* calls, unsigned pending, Out* vals) {
+void value_calls(const Gen& gen, std::uint64_t* calls, unsigned pending, Out* vals) {
   for (unsigned i = pending; i < kPhiloxBatch; ++i) calls[i] = calls[0];  // padding, computed and dropped
-  alignas(64) std::uint32_t words[4 * kPhiloxBatch];
-  philox_gather()(gen.seed, gen.stream, calls, words);
-  gen.template groups<kPhiloxBatch>(words, vals);
+  const CpuTier tier = cpu_tier();
+  run_at_tier(tier, [&]() PI_INLINE_LAMBDA {
+    alignas(64) std::uint32_t words[4 * kPhiloxBatch];
+    philox_gather(tier)(gen.seed, gen.stream, calls, words);
+    gen.template groups<kPhiloxBatch>(words, vals);
+  });
 }
 
 // pending calls of the sweep: the kept elements (masks[i], bit j = element j) of each stored.

@@ -85,14 +85,25 @@ struct XorShift {
   }
 };
 
-// The CPU backend's batched Philox (AVX2 where available) == the scalar function, including
-// batches where the low counter word wraps.
-TEST(Philox, BatchedEqualsScalar) {
-  const auto batch = paraminit::detail::philox_batch();
-#if defined(__x86_64__)
-  // On an AVX2 machine the vector path is the one under test, not the scalar loop.
-  if (__builtin_cpu_supports("avx2")) ASSERT_NE(batch, &paraminit::detail::philox_batch_scalar);
-#endif
+using paraminit::detail::CpuTier;
+
+// Each vector tier of the CPU backend's Philox that this CPU has (AVX2, AVX-512): skipped, and
+// said so, where it lacks one.
+class PhiloxTier : public ::testing::TestWithParam<CpuTier> {
+ protected:
+  void SetUp() override {
+    if (static_cast<int>(GetParam()) > static_cast<int>(paraminit::detail::cpu_best_tier()))
+      GTEST_SKIP() << "this CPU has no " << paraminit::detail::tier_name(GetParam());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Tiers, PhiloxTier, ::testing::Values(CpuTier::avx2, CpuTier::avx512),
+                         [](const ::testing::TestParamInfo<CpuTier>& i) { return paraminit::detail::tier_name(i.param); });
+
+// The CPU backend's batched Philox at each tier == the scalar function, including batches where the
+// low counter word wraps.
+TEST_P(PhiloxTier, BatchedEqualsScalar) {
+  const auto batch = paraminit::detail::philox_batch(GetParam());
+  ASSERT_NE(batch, &paraminit::detail::philox_batch_scalar);  // the vector path is the one under test
   XorShift next{88172645463325252ull};
   for (int n = 0; n < 20000; ++n) {
     const std::uint64_t seed = next(), stream = next();
@@ -111,11 +122,9 @@ TEST(Philox, BatchedEqualsScalar) {
 
 // The gathered batch (kPhiloxBatch calls at arbitrary 64-bit indices, used by the sparse fill) ==
 // the scalar function at each index.
-TEST(Philox, GatheredEqualsScalar) {
-  const auto gather = paraminit::detail::philox_gather();
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2")) ASSERT_NE(gather, &paraminit::detail::philox_gather_scalar);
-#endif
+TEST_P(PhiloxTier, GatheredEqualsScalar) {
+  const auto gather = paraminit::detail::philox_gather(GetParam());
+  ASSERT_NE(gather, &paraminit::detail::philox_gather_scalar);
   XorShift next{0x9E3779B97F4A7C15ull};
   for (int n = 0; n < 20000; ++n) {
     const std::uint64_t seed = next(), stream = next();

@@ -1,5 +1,6 @@
-// The CPU fills' vectorized paths (host/cpu_simd.cpp, the AVX2 blocks and F16C rounding) give the
-// bits of the scalar element math: every fill and dtype through the public API (1 and 2 threads,
+// The CPU fills' vectorized paths (host/cpu_simd.cpp, the AVX2 blocks and F16C rounding; the loops
+// of each tier of host/cpu_tier.hpp: portable, AVX2, AVX-512) give the bits of the scalar element
+// math: every fill and dtype through the public API at every tier this CPU has (1 and 2 threads,
 // lengths around the vector and batch widths, windows at odd offsets) against a reference computed
 // element by element from kernels::Generator::operator() (philox_call + group) and kernels::store.
 #include <gtest/gtest.h>
@@ -19,7 +20,16 @@ using namespace paraminit_test;
 using paraminit::Context;
 using paraminit::Key;
 using paraminit::TensorView;
+using paraminit::detail::CpuTier;
 namespace k = paraminit::kernels;
+
+// The tiers this CPU can run, lowest first (the portable loops always).
+std::vector<CpuTier> tiers() {
+  std::vector<CpuTier> out;
+  for (CpuTier t : {CpuTier::portable, CpuTier::avx2, CpuTier::avx512})
+    if (static_cast<int>(t) <= static_cast<int>(paraminit::detail::cpu_best_tier())) out.push_back(t);
+  return out;
+}
 
 // Reference: global elements [0, n) of Generator<Dist, T> stored as Out, one call at a time.
 template <class Out, class Gen>
@@ -76,38 +86,43 @@ std::vector<Out> case_reference(const Case& cs, DType t, Key key, std::uint64_t 
 
 template <class Out>
 void check_dtype(DType t) {
-  // Lengths around the vector width (8), the batch (96 f32 / 48 f64 elements) and the chunks; the
-  // key's call index starts near a low-word wrap in one case (the batch's scalar fallback).
-  const std::uint64_t lengths[] = {1, 7, 8, 9, 47, 48, 49, 95, 96, 97, 193, 1000, 3 * (1 << 16) + 12345};
-  for (const Case& cs : kCases)
-    for (int threads : {1, 2}) {
-      try {
-        case_reference<Out>(cs, t, Key{}, 1);
-      } catch (const paraminit::Error&) {
-        continue;  // options this dtype rejects
+  // Lengths around the vector widths (8, 16), the tail batch (4 calls), the batch (384 f32 / 192
+  // f64 elements) and the chunks.
+  const std::uint64_t lengths[] = {1, 7, 8, 9, 15, 16, 17, 47, 48, 49, 95, 96, 97, 191, 192, 193, 383, 384, 385, 399, 1000,
+                                   3 * (1 << 16) + 12345};
+  for (const CpuTier tier : tiers())
+    for (const Case& cs : kCases)
+      for (int threads : {1, 2}) {
+        const paraminit::detail::ScopedCpuTier at(tier);
+        try {
+          case_reference<Out>(cs, t, Key{}, 1);
+        } catch (const paraminit::Error&) {
+          continue;  // options this dtype rejects
+        }
+        Context c = Context::cpu(threads);
+        for (std::uint64_t n : lengths) {
+          const Key key{0x1234567890abcdefull + n, 77 + n};
+          const auto want = case_reference<Out>(cs, t, key, n);
+          std::vector<Out> got(n);
+          run_case(c, TensorView::of(got.data(), t, {static_cast<std::int64_t>(n)}), key, cs);
+          ASSERT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(Out)), 0)
+              << cs.name << " " << paraminit::to_string(t) << " n=" << n << " threads=" << threads << " tier "
+              << paraminit::detail::tier_name(tier);
+        }
+        // Windows at odd offsets: columns [s, s + w) of a 37 x 1031 parameter.
+        const std::int64_t rows = 37, cols = 1031;
+        const Key key{2026, 12};
+        const auto whole = case_reference<Out>(cs, t, key, static_cast<std::uint64_t>(rows * cols));
+        for (std::int64_t s : {1, 3, 97, 500}) {
+          const std::int64_t w = std::min<std::int64_t>(cols - s, 101 + s);
+          std::vector<Out> got(static_cast<std::size_t>(rows * w));
+          run_case(c, TensorView::of(got.data(), t, {rows, w}).window(1, s, cols), key, cs);
+          for (std::int64_t r = 0; r < rows; ++r)
+            ASSERT_EQ(std::memcmp(&got[r * w], &whole[r * cols + s], w * sizeof(Out)), 0)
+                << cs.name << " " << paraminit::to_string(t) << " window " << s << " row " << r << " tier "
+                << paraminit::detail::tier_name(tier);
+        }
       }
-      Context c = Context::cpu(threads);
-      for (std::uint64_t n : lengths) {
-        const Key key{0x1234567890abcdefull + n, 77 + n};
-        const auto want = case_reference<Out>(cs, t, key, n);
-        std::vector<Out> got(n);
-        run_case(c, TensorView::of(got.data(), t, {static_cast<std::int64_t>(n)}), key, cs);
-        ASSERT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(Out)), 0)
-            << cs.name << " " << paraminit::to_string(t) << " n=" << n << " threads=" << threads;
-      }
-      // Windows at odd offsets: columns [s, s + w) of a 37 x 1031 parameter.
-      const std::int64_t rows = 37, cols = 1031;
-      const Key key{2026, 12};
-      const auto whole = case_reference<Out>(cs, t, key, static_cast<std::uint64_t>(rows * cols));
-      for (std::int64_t s : {1, 3, 97, 500}) {
-        const std::int64_t w = std::min<std::int64_t>(cols - s, 101 + s);
-        std::vector<Out> got(static_cast<std::size_t>(rows * w));
-        run_case(c, TensorView::of(got.data(), t, {rows, w}).window(1, s, cols), key, cs);
-        for (std::int64_t r = 0; r < rows; ++r)
-          ASSERT_EQ(std::memcmp(&got[r * w], &whole[r * cols + s], w * sizeof(Out)), 0)
-              << cs.name << " " << paraminit::to_string(t) << " window " << s << " row " << r;
-      }
-    }
 }
 
 TEST(Simd, FillsEqualScalarElementMathF32) { check_dtype<float>(DType::f32); }
@@ -118,30 +133,64 @@ TEST(Simd, FillsEqualScalarElementMathBF16) { check_dtype<k::bf16_t>(DType::bf16
 // Across a low-word wrap of the call counter (the Philox batch's scalar fallback) and far out.
 TEST(Simd, FillsEqualScalarAtLargeIndices) {
   Context c = Context::cpu(2);
-  for (std::int64_t start : {(std::int64_t{1} << 34) - 200, (std::int64_t{1} << 33) + 5}) {
-    const std::int64_t cols = start + 700;
-    for (const Case& cs : kCases) {
-      std::vector<double> got(700);
-      run_case(c, TensorView::of(got.data(), DType::f64, {1, 700}).window(1, start, cols), Key{5, 6}, cs);
-      // Reference for just these elements, call by call.
-      const auto t = DType::f64;
-      const char* fn = "simd_test";
-      namespace d = paraminit::detail;
-      std::vector<double> want(700);
-      auto fill_ref = [&](const auto& gen) {
-        double v[2];
-        for (std::int64_t e = 0; e < 700; ++e) {
-          const std::uint64_t g = static_cast<std::uint64_t>(start + e);
-          gen(g / 2, v);
-          want[static_cast<std::size_t>(e)] = v[g % 2];
-        }
-      };
-      if (cs.kind == 0) fill_ref(k::Generator<k::UniformDist<double>, double>{d::make_uniform<double>(fn, cs.u, t), 5, 6});
-      if (cs.kind == 1) fill_ref(k::Generator<k::NormalDist<double>, double>{d::make_normal<double>(fn, cs.nrm, t), 5, 6});
-      if (cs.kind == 2) fill_ref(k::Generator<k::TruncNormalDist<double>, double>{d::make_trunc_normal<double>(fn, cs.tn, t), 5, 6});
-      ASSERT_EQ(std::memcmp(got.data(), want.data(), 700 * sizeof(double)), 0) << cs.name << " start " << start;
+  for (const CpuTier tier : tiers())
+    for (std::int64_t start : {(std::int64_t{1} << 34) - 200, (std::int64_t{1} << 33) + 5}) {
+      const std::int64_t cols = start + 700;
+      for (const Case& cs : kCases) {
+        const paraminit::detail::ScopedCpuTier at(tier);
+        std::vector<double> got(700);
+        run_case(c, TensorView::of(got.data(), DType::f64, {1, 700}).window(1, start, cols), Key{5, 6}, cs);
+        // Reference for just these elements, call by call.
+        const auto t = DType::f64;
+        const char* fn = "simd_test";
+        namespace d = paraminit::detail;
+        std::vector<double> want(700);
+        auto fill_ref = [&](const auto& gen) {
+          double v[2];
+          for (std::int64_t e = 0; e < 700; ++e) {
+            const std::uint64_t g = static_cast<std::uint64_t>(start + e);
+            gen(g / 2, v);
+            want[static_cast<std::size_t>(e)] = v[g % 2];
+          }
+        };
+        if (cs.kind == 0) fill_ref(k::Generator<k::UniformDist<double>, double>{d::make_uniform<double>(fn, cs.u, t), 5, 6});
+        if (cs.kind == 1) fill_ref(k::Generator<k::NormalDist<double>, double>{d::make_normal<double>(fn, cs.nrm, t), 5, 6});
+        if (cs.kind == 2) fill_ref(k::Generator<k::TruncNormalDist<double>, double>{d::make_trunc_normal<double>(fn, cs.tn, t), 5, 6});
+        ASSERT_EQ(std::memcmp(got.data(), want.data(), 700 * sizeof(double)), 0)
+            << cs.name << " start " << start << " tier " << paraminit::detail::tier_name(tier);
+      }
     }
-  }
+}
+
+// Sparse fills at every tier (the gathered Philox batch and the value loop of each): in every row
+// exactly k non-zeros, each equal to the scalar reference of the dense normal() value at its
+// position; k small takes the scatter of kept elements, k large the bitmap sweep (host/sparse.cpp).
+TEST(Simd, SparseKeptValuesEqualScalarElementMathAtEveryTier) {
+  const std::int64_t rows = 67, cols = 1031;
+  const Key key{99, 3};
+  namespace d = paraminit::detail;
+  const auto dense = reference<float>(
+      k::Generator<k::NormalDist<float>, float>{d::make_normal<float>("simd_test", {0.0, 0.01}, DType::f32), key.seed, key.stream},
+      static_cast<std::uint64_t>(rows * cols));
+  Context c = Context::cpu(2);
+  for (const CpuTier tier : tiers())
+    for (std::int64_t nz : {3, 15, 900}) {
+      const paraminit::detail::ScopedCpuTier at(tier);
+      std::vector<float> got(static_cast<std::size_t>(rows * cols), -1.0f);
+      paraminit::SparseOptions o;
+      o.nonzeros_per_unit = nz;
+      paraminit::sparse(c, TensorView::of(got.data(), DType::f32, {rows, cols}), key, o);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        std::int64_t kept = 0;
+        for (std::int64_t j = 0; j < cols; ++j) {
+          const std::size_t e = static_cast<std::size_t>(r * cols + j);
+          if (got[e] == 0.0f && k::f32_bits(got[e]) == 0) continue;
+          ++kept;
+          ASSERT_EQ(k::f32_bits(got[e]), k::f32_bits(dense[e])) << "k " << nz << " row " << r << " col " << j << " tier " << d::tier_name(tier);
+        }
+        ASSERT_EQ(kept, nz) << "row " << r << " tier " << d::tier_name(tier);
+      }
+    }
 }
 
 // The bytes of one element of dtype t holding `value`, by the scalar kernels::store (f16/bf16 from the
