@@ -311,6 +311,72 @@ TEST(Program, TheFileHoldsTheLibrarysBitsAndCompareWriteCleansUp) {
   std::filesystem::remove_all("cw");
 }
 
+// Parameters larger than the program's 8 MiB slab are filled a slab at a time (rows along dim 0, as
+// windows of the whole) and streamed to the file; an orthogonal one that large, or a shard along
+// dim 1 that large, is filled in place. Each, whole and as rank 1's shard, holds the library's bits.
+TEST(Program, ParametersLargerThanASlabHoldTheLibrarysBits) {
+  std::filesystem::create_directory("slabs");
+  {
+    std::ofstream f("slabs/spec.json");
+    f << R"({"seed": 11, "dtype": "f32", "parameters": {
+      "big": {"shape": [2500, 1100], "scheme": "normal", "std": 0.02},
+      "wide": {"shape": [3, 3000001], "scheme": "uniform", "low": -0.5, "high": 0.5, "dtype": "bf16", "shard_dim": 1},
+      "sp": {"shape": [3000, 800], "scheme": "sparse", "k": 15},
+      "orth": {"shape": [1500, 1500], "scheme": "orthogonal", "gain": 2.0},
+      "tall": {"shape": [8000, 601], "scheme": "trunc_normal", "std": 0.1, "shard_dim": 0}}})";
+  }
+  ASSERT_EQ(run("init --quiet --spec slabs/spec.json --out slabs/whole.safetensors").rc, 0);
+  const RunResult r1 = run("init --quiet --spec slabs/spec.json --out slabs/rank1.safetensors --world-size 2 --rank 1");
+  ASSERT_EQ(r1.rc, 0) << r1.out << r1.err;
+  pi::Context c = pi::Context::cpu(2);
+  std::vector<float> big(2500 * 1100), sp(3000 * 800), orth(1500 * 1500);
+  std::vector<std::uint16_t> wide(std::size_t{3} * 3000001);
+  std::vector<float> tall(8000 * 601);
+  pi::trunc_normal(c, pi::TensorView::of(tall.data(), pi::DType::f32, {8000, 601}), pi::key_for(11, "tall"), {0.0, 0.1, -0.2, 0.2});
+  pi::normal(c, pi::TensorView::of(big.data(), pi::DType::f32, {2500, 1100}), pi::key_for(11, "big"), {0.0, 0.02});
+  pi::uniform(c, pi::TensorView::of(wide.data(), pi::DType::bf16, {3, 3000001}), pi::key_for(11, "wide"), {-0.5, 0.5});
+  pi::sparse(c, pi::TensorView::of(sp.data(), pi::DType::f32, {3000, 800}), pi::key_for(11, "sp"), {});
+  pi::OrthogonalOptions oo;
+  oo.gain = 2.0;
+  pi::orthogonal(c, pi::TensorView::of(orth.data(), pi::DType::f32, {1500, 1500}), pi::key_for(11, "orth"), oo);
+  const auto whole = pi::SafetensorsReader::open("slabs/whole.safetensors");
+  auto same = [&](const pi::SafetensorsReader& f, const char* name, const void* want, std::size_t bytes) {
+    const auto got = bytes_of(f, *f.find(name));
+    ASSERT_EQ(got.size(), bytes) << name;
+    std::size_t first = 0;
+    while (first < bytes && got[first] == static_cast<const unsigned char*>(want)[first]) ++first;
+    EXPECT_EQ(first, bytes) << name << ": the first differing byte" << (first < bytes ? " got " + std::to_string(got[first]) + " want " + std::to_string(static_cast<const unsigned char*>(want)[first]) : std::string());
+  };
+  same(whole, "big", big.data(), big.size() * 4);
+  same(whole, "wide", wide.data(), wide.size() * 2);
+  same(whole, "sp", sp.data(), sp.size() * 4);
+  same(whole, "orth", orth.data(), orth.size() * 4);
+  same(whole, "tall", tall.data(), tall.size() * 4);
+  // Rank 1 of 2 holds columns [start, start + extent) of "wide", as its metadata says.
+  const auto rank1 = pi::SafetensorsReader::open("slabs/rank1.safetensors");
+  const pi::SafetensorsTensor* t = rank1.find("wide");
+  ASSERT_NE(t, nullptr);
+  int dim = -1;
+  long long start = -1;
+  ASSERT_EQ(std::sscanf(rank1.metadata().at("paraminit.shard:wide").c_str(), "dim=%d start=%lld", &dim, &start), 2);
+  ASSERT_EQ(dim, 1);
+  const std::size_t w = static_cast<std::size_t>(t->shape[1]);
+  ASSERT_EQ(t->shape[0], 3);
+  ASSERT_EQ(static_cast<long long>(w) + start, 3000001);
+  std::vector<std::uint16_t> cols(3 * w);
+  for (std::size_t row = 0; row < 3; ++row)
+    std::memcpy(&cols[row * w], &wide[row * 3000001 + static_cast<std::size_t>(start)], w * 2);
+  same(rank1, "wide", cols.data(), cols.size() * 2);
+  // And rows [start, 8000) of "tall" (9.6 MB: two slabs of a shard along dim 0).
+  const pi::SafetensorsTensor* tt = rank1.find("tall");
+  ASSERT_NE(tt, nullptr);
+  ASSERT_EQ(std::sscanf(rank1.metadata().at("paraminit.shard:tall").c_str(), "dim=%d start=%lld", &dim, &start), 2);
+  ASSERT_EQ(dim, 0);
+  ASSERT_EQ(tt->shape[0] + start, 8000);
+  same(rank1, "tall", &tall[static_cast<std::size_t>(start) * 601], static_cast<std::size_t>(tt->shape[0]) * 601 * 4);
+  std::filesystem::remove_all("slabs");
+}
+
 // ---- faults (issue 15) ----------------------------------------------------------------------------
 
 // An output that cannot be created (tests run as root, so permissions do not stop them: a path under
