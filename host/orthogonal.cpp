@@ -31,6 +31,20 @@ void strsm_(const char* side, const char* uplo, const char* transa, const char* 
             const float* alpha, const float* a, const int* lda, float* b, const int* ldb);
 void dtrsm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
             const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
+void sgeqrt_(const int* m, const int* n, const int* nb, float* a, const int* lda, float* t, const int* ldt, float* work,
+             int* info);
+void dgeqrt_(const int* m, const int* n, const int* nb, double* a, const int* lda, double* t, const int* ldt, double* work,
+             int* info);
+void slarfb_(const char* side, const char* trans, const char* direct, const char* storev, const int* m, const int* n,
+             const int* k, const float* v, const int* ldv, const float* t, const int* ldt, float* c, const int* ldc,
+             float* work, const int* ldwork);
+void dlarfb_(const char* side, const char* trans, const char* direct, const char* storev, const int* m, const int* n,
+             const int* k, const double* v, const int* ldv, const double* t, const int* ldt, double* c, const int* ldc,
+             double* work, const int* ldwork);
+void strmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+            const float* alpha, const float* a, const int* lda, float* b, const int* ldb);
+void dtrmm_(const char* side, const char* uplo, const char* transa, const char* diag, const int* m, const int* n,
+            const double* alpha, const double* a, const int* lda, double* b, const int* ldb);
 }
 #endif
 
@@ -76,11 +90,38 @@ void trsm(const char* side, const char* trans, const int* m, const int* n, const
   dtrsm_(side, "U", trans, "N", m, n, &one, a, lda, b, ldb);
 }
 
+void geqrt(const int* m, const int* n, const int* nb, float* a, const int* lda, float* t, const int* ldt, float* w, int* info) { sgeqrt_(m, n, nb, a, lda, t, ldt, w, info); }
+void geqrt(const int* m, const int* n, const int* nb, double* a, const int* lda, double* t, const int* ldt, double* w, int* info) { dgeqrt_(m, n, nb, a, lda, t, ldt, w, info); }
+// H C with H = I - V T V^T (forward, columnwise): the block reflector of one geqrt panel, from the left.
+void larfb(const int* m, const int* n, const int* k, const float* v, const int* ldv, const float* t, const int* ldt, float* c, const int* ldc, float* w, const int* ldw) {
+  slarfb_("L", "N", "F", "C", m, n, k, v, ldv, t, ldt, c, ldc, w, ldw);
+}
+void larfb(const int* m, const int* n, const int* k, const double* v, const int* ldv, const double* t, const int* ldt, double* c, const int* ldc, double* w, const int* ldw) {
+  dlarfb_("L", "N", "F", "C", m, n, k, v, ldv, t, ldt, c, ldc, w, ldw);
+}
+void trmm(const char* side, const char* uplo, const char* trans, const char* diag, const int* m, const int* n, float alpha, const float* a, const int* lda, float* b, const int* ldb) {
+  strmm_(side, uplo, trans, diag, m, n, &alpha, a, lda, b, ldb);
+}
+void trmm(const char* side, const char* uplo, const char* trans, const char* diag, const int* m, const int* n, double alpha, const double* a, const int* lda, double* b, const int* ldb) {
+  dtrmm_(side, uplo, trans, diag, m, n, &alpha, a, lda, b, ldb);
+}
+
 int to_int(std::int64_t v) { return static_cast<int>(v); }  // callers checked <= INT_MAX
+
+// Householder QR of n >= kBlockedMin columns runs in panels of kPanel columns through geqrt, whose
+// recursive panel (geqrt3) is level 3, and form_q below (LAPACK's geqrf + orgqr use ilaenv's 32 columns
+// and level-2 panels). Measured on a 2-core Zen 5, OpenBLAS 0.3.21 pthreads, f32 square, 2026-12-02
+// (bench/RESULTS.md): 2048^2 QR + Q 0.91x geqrf + orgqr's time, panels of 96 to 256 within noise of
+// each other, 64 slower; n = 128..256 0.47-0.64x; n = 96 1.04x and n = 64 1.7x, where LAPACK's
+// unblocked geqr2 / org2r win, hence kBlockedMin.
+constexpr int kPanel = 128;
+constexpr std::int64_t kBlockedMin = 128;
 
 template <class T>
 class CpuQrOps final : public QrOps<T> {
  public:
+  explicit CpuQrOps(std::int64_t blocked_min) : blocked_min_(blocked_min) {}
+
   bool cholesky_pass(T* a, std::int64_t m64, std::int64_t n64, bool transposed, double* rdiag_ratio) override {
     const int m = to_int(m64), n = to_int(n64);
     gram(a, m, n, transposed);  // G (n x n, upper) = M^T M
@@ -118,24 +159,37 @@ class CpuQrOps final : public QrOps<T> {
     const int m = to_int(m64), n = to_int(n64);
     T* q = a;
     if (transposed) {  // M^T (n x m, ld n) -> M (m x n, ld m), blocked for the caches
+      // 8 columns of M per tile: their lines in M lie m elements apart, which for a power-of-two m
+      // maps them all to one L1 set; 64 of them (the tile this had) evicted each other before the
+      // next row reused them (2048^2 f32: 31 ms, now 4 ms).
       t_.resize(static_cast<std::size_t>(m64 * n64));
-      constexpr std::int64_t B = 64;
-      for (std::int64_t j0 = 0; j0 < n64; j0 += B)
-        for (std::int64_t i0 = 0; i0 < m64; i0 += B)
-          for (std::int64_t i = i0; i < std::min(m64, i0 + B); ++i)
-            for (std::int64_t j = j0; j < std::min(n64, j0 + B); ++j)
+      constexpr std::int64_t BI = 64, BJ = 8;
+      for (std::int64_t j0 = 0; j0 < n64; j0 += BJ)
+        for (std::int64_t i0 = 0; i0 < m64; i0 += BI)
+          for (std::int64_t i = i0; i < std::min(m64, i0 + BI); ++i)
+            for (std::int64_t j = j0; j < std::min(n64, j0 + BJ); ++j)
               t_[static_cast<std::size_t>(i + j * m64)] = a[j + i * n64];
       q = t_.data();
     }
-    tau_.resize(static_cast<std::size_t>(n));
-    int info = 0, query = -1;
-    T lw_geqrf = 0, lw_orgqr = 0;  // workspace queries
-    geqrf(&m, &n, q, &m, tau_.data(), &lw_geqrf, &query, &info);
-    orgqr(&m, &n, &n, q, &m, tau_.data(), &lw_orgqr, &query, &info);
-    int lw = std::max({1, static_cast<int>(lw_geqrf), static_cast<int>(lw_orgqr)});
-    work_.resize(static_cast<std::size_t>(lw));
-    geqrf(&m, &n, q, &m, tau_.data(), work_.data(), &lw, &info);
-    if (info != 0) fail(Status::numerical, "paraminit: LAPACK geqrf failed (info " + std::to_string(info) + ")");
+    const bool blocked = n64 >= blocked_min_;
+    const int nb = std::min(n, kPanel);
+    int info = 0, lw = 1;
+    if (blocked) {
+      tau_.resize(static_cast<std::size_t>(nb) * static_cast<std::size_t>(n));  // T of each panel, (nb, n)
+      work_.resize(static_cast<std::size_t>(nb) * static_cast<std::size_t>(n + nb));  // geqrt / larfb, then (nb, nb)
+      geqrt(&m, &n, &nb, q, &m, tau_.data(), &nb, work_.data(), &info);
+      if (info != 0) fail(Status::numerical, "paraminit: LAPACK geqrt failed (info " + std::to_string(info) + ")");
+    } else {
+      tau_.resize(static_cast<std::size_t>(n));
+      int query = -1;
+      T lw_geqrf = 0, lw_orgqr = 0;  // workspace queries
+      geqrf(&m, &n, q, &m, tau_.data(), &lw_geqrf, &query, &info);
+      orgqr(&m, &n, &n, q, &m, tau_.data(), &lw_orgqr, &query, &info);
+      lw = std::max({1, static_cast<int>(lw_geqrf), static_cast<int>(lw_orgqr)});
+      work_.resize(static_cast<std::size_t>(lw));
+      geqrf(&m, &n, q, &m, tau_.data(), work_.data(), &lw, &info);
+      if (info != 0) fail(Status::numerical, "paraminit: LAPACK geqrf failed (info " + std::to_string(info) + ")");
+    }
     sign_.resize(static_cast<std::size_t>(n));
     double rmin = INFINITY, rmax = 0;
     for (std::int64_t j = 0; j < n; ++j) {
@@ -144,8 +198,12 @@ class CpuQrOps final : public QrOps<T> {
       rmin = std::min(rmin, std::fabs(static_cast<double>(r)));
       rmax = std::max(rmax, std::fabs(static_cast<double>(r)));
     }
-    orgqr(&m, &n, &n, q, &m, tau_.data(), work_.data(), &lw, &info);
-    if (info != 0) fail(Status::numerical, "paraminit: LAPACK orgqr failed (info " + std::to_string(info) + ")");
+    if (blocked) {
+      form_q(q, m, n, nb);
+    } else {
+      orgqr(&m, &n, &n, q, &m, tau_.data(), work_.data(), &lw, &info);
+      if (info != 0) fail(Status::numerical, "paraminit: LAPACK orgqr failed (info " + std::to_string(info) + ")");
+    }
     QResult<T> r;
     r.q = q;
     r.sign = sign_.data();
@@ -155,6 +213,36 @@ class CpuQrOps final : public QrOps<T> {
   }
 
  private:
+  // Q = H_1 ... H_n (m x n, ld m) in place from geqrt's reflectors (V below the diagonal of a) and its
+  // T blocks (tau_, (nb, n)), last panel first. The columns already formed right of a panel get its
+  // block reflector by larfb (their rows k..k+ib-1 are still zero, as orgqr has them); the panel's own
+  // columns are H [I; 0] = [I; 0] - V (T V1^T), V1 its unit lower triangle: two trmm. All of it is
+  // level 3, where orgqr forms each panel with the level-2 org2r and recomputes T with larft.
+  void form_q(T* a, int m, int n, int nb) {
+    const std::size_t lda = static_cast<std::size_t>(m);
+    T* x = work_.data() + static_cast<std::size_t>(nb) * static_cast<std::size_t>(n);  // (ib, ib), ld ib
+    for (int k = (n - 1) / nb * nb; k >= 0; k -= nb) {
+      const int ib = std::min(nb, n - k);
+      T* v = a + static_cast<std::size_t>(k) + static_cast<std::size_t>(k) * lda;  // (m - k, ib)
+      const T* tk = tau_.data() + static_cast<std::size_t>(k) * static_cast<std::size_t>(nb);  // (ib, ib) upper, ld nb
+      if (k + ib < n) {
+        const int mk = m - k, nk = n - k - ib;
+        larfb(&mk, &nk, &ib, v, &m, tk, &nb, v + static_cast<std::size_t>(ib) * lda, &m, work_.data(), &nk);
+      }
+      for (int j = 0; j < ib; ++j)  // geqrt leaves the part of T below the diagonal undefined
+        for (int i = 0; i < ib; ++i) x[i + j * ib] = i <= j ? tk[i + static_cast<std::size_t>(j) * nb] : T(0);
+      trmm("R", "L", "T", "U", &ib, &ib, T(1), v, &m, x, &ib);  // X = T V1^T (upper)
+      const int below = m - k - ib;
+      if (below > 0) trmm("R", "U", "N", "N", &below, &ib, T(-1), x, &ib, v + ib, &m);  // V2 := -V2 X
+      trmm("L", "L", "N", "U", &ib, &ib, T(-1), v, &m, x, &ib);  // X := -V1 X
+      for (int j = 0; j < ib; ++j) {  // the panel's rows 0..k+ib-1: zero above, I - V1 X
+        T* col = a + static_cast<std::size_t>(k + j) * lda;
+        std::fill(col, col + k, T(0));
+        for (int i = 0; i < ib; ++i) col[k + i] = x[i + j * ib] + (i == j ? T(1) : T(0));
+      }
+    }
+  }
+
   void gram(const T* a, int m, int n, bool transposed) {
     g_.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), T(0));
     if (transposed)
@@ -163,6 +251,7 @@ class CpuQrOps final : public QrOps<T> {
       syrk("T", &n, &m, a, &m, g_.data(), &n);  // M^T M
   }
 
+  std::int64_t blocked_min_;
   std::vector<T> g_, t_, tau_, work_, sign_;
 };
 
@@ -170,7 +259,12 @@ class CpuQrOps final : public QrOps<T> {
 
 template <class T>
 QrOps<T>& cpu_qr_ops() {
-  thread_local CpuQrOps<T> ops;  // scratch reused across calls on this thread
+  thread_local CpuQrOps<T> ops(kBlockedMin);  // scratch reused across calls on this thread
+  return ops;
+}
+template <class T>
+QrOps<T>& cpu_qr_ops_unblocked() {
+  thread_local CpuQrOps<T> ops(std::numeric_limits<std::int64_t>::max());
   return ops;
 }
 #else
@@ -179,9 +273,15 @@ QrOps<T>& cpu_qr_ops() {
   fail(Status::unsupported, "paraminit: this build has no LAPACK, so the orthogonal family runs only on CUDA contexts "
                             "(install libopenblas-dev and rebuild)");
 }
+template <class T>
+QrOps<T>& cpu_qr_ops_unblocked() {
+  return cpu_qr_ops<T>();
+}
 #endif
 template QrOps<float>& cpu_qr_ops<float>();
 template QrOps<double>& cpu_qr_ops<double>();
+template QrOps<float>& cpu_qr_ops_unblocked<float>();
+template QrOps<double>& cpu_qr_ops_unblocked<double>();
 
 }  // namespace detail
 }  // namespace paraminit
@@ -234,14 +334,15 @@ class CpuBackend {
       Out* out = static_cast<Out*>(t_.data);
       const bool whole = map_.ext == map_.len;
       if (whole && r.form == QForm::colmajor_col_signs && spatial == 1) {
-        // Householder's column-major Q back to row-major, in 64 x 64 tiles (cache-friendly both ways),
-        // one band of 64 rows per task.
-        constexpr std::uint64_t kTile = 64;
-        ctx_.pool->run(static_cast<std::int64_t>((rows + kTile - 1) / kTile), [&](std::int64_t band) {
-          const std::uint64_t i0 = static_cast<std::uint64_t>(band) * kTile, i1 = std::min(rows, i0 + kTile);
-          for (std::uint64_t j0 = 0; j0 < cols; j0 += kTile)
+        // Householder's column-major Q back to row-major, one band of 64 rows per task, in tiles of 16
+        // columns: the tile's columns of q lie `rows` elements apart, one L1 set for a power-of-two
+        // count, so 64 of them (the tile this had) evicted each other (2048^2 f32: 9 ms -> 4 ms on one thread).
+        constexpr std::uint64_t kBand = 64, kTileCols = 16;
+        ctx_.pool->run(static_cast<std::int64_t>((rows + kBand - 1) / kBand), [&](std::int64_t band) {
+          const std::uint64_t i0 = static_cast<std::uint64_t>(band) * kBand, i1 = std::min(rows, i0 + kBand);
+          for (std::uint64_t j0 = 0; j0 < cols; j0 += kTileCols)
             for (std::uint64_t i = i0; i < i1; ++i)
-              for (std::uint64_t j = j0; j < std::min(cols, j0 + kTile); ++j)
+              for (std::uint64_t j = j0; j < std::min(cols, j0 + kTileCols); ++j)
                 kernels::store(out + g0 + i * cols + j, static_cast<C>(r.q[i + j * rows] * r.sign[j] * gain));
         });
         return;

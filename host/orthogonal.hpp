@@ -206,6 +206,10 @@ OrthogonalInfo cuda_orthogonal(ContextImpl& ctx, const TensorView& t, const Geom
 // LAPACK-backed ops (host/orthogonal.cpp).
 template <class T>
 QrOps<T>& cpu_qr_ops();
+// The same, with Householder always through LAPACK's geqrf + orgqr (cpu_qr_ops uses them only below
+// 128 columns, geqrt and its own Q above): the reference the tests compare the blocked path with.
+template <class T>
+QrOps<T>& cpu_qr_ops_unblocked();
 
 }  // namespace detail
 }  // namespace paraminit
