@@ -390,7 +390,6 @@ struct SafetensorsWriter::Impl {
   struct Slot {
     std::uint64_t begin, bytes;
     bool written = false;
-    std::uint64_t streamed = 0;  // bytes given to write_part() so far
   };
   std::map<std::string, Slot, std::less<>> slots;
   void* mapping = nullptr;
@@ -479,25 +478,6 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, const std::vector<
 SafetensorsWriter::SafetensorsWriter(SafetensorsWriter&&) noexcept = default;
 SafetensorsWriter::~SafetensorsWriter() = default;
 
-namespace {
-// Starts the disk write of the whole pages inside [off, off + n) of fd without waiting for it: the
-// pages are in the page cache, and the file system would otherwise hold them until close()'s fsync
-// (or its dirty limits), then write all of them while the caller waits. The partial pages at either
-// end are left to that fsync: they are shared with bytes written later (the next part, the next
-// tensor), and a store into a page under write-back waits for the disk (stable pages), which
-// measured 30 ms per 8 MiB part when the boundary pages were included. Errors surface at fsync.
-void start_writeback(int fd, std::uint64_t off, std::uint64_t n) {
-#if defined(__linux__)
-  const long page_size = ::sysconf(_SC_PAGESIZE);
-  const std::uint64_t page = page_size > 0 ? static_cast<std::uint64_t>(page_size) : 4096;
-  const std::uint64_t begin = (off + page - 1) / page * page, end = (off + n) / page * page;
-  if (end > begin) (void)::sync_file_range(fd, static_cast<off_t>(begin), static_cast<off_t>(end - begin), SYNC_FILE_RANGE_WRITE);
-#else
-  (void)fd, (void)off, (void)n;
-#endif
-}
-}  // namespace
-
 void SafetensorsWriter::write(std::string_view name, const void* data) {
   auto it = impl_->slots.find(name);
   if (it == impl_->slots.end())
@@ -505,30 +485,8 @@ void SafetensorsWriter::write(std::string_view name, const void* data) {
   if (impl_->fd < 0) detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: the file is closed");
   if (it->second.bytes > 0 && data == nullptr)
     detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write: data is null");
-  const std::uint64_t at = impl_->data_start + it->second.begin;
-  detail::pwrite_all(impl_->fd, data, it->second.bytes, at, impl_->tmp);
-  start_writeback(impl_->fd, at, it->second.bytes);
+  detail::pwrite_all(impl_->fd, data, it->second.bytes, impl_->data_start + it->second.begin, impl_->tmp);
   it->second.written = true;
-}
-
-void SafetensorsWriter::write_part(std::string_view name, const void* data, std::uint64_t bytes) {
-  const std::string fn = "paraminit::SafetensorsWriter::write_part: ";
-  auto it = impl_->slots.find(name);
-  if (it == impl_->slots.end()) detail::fail(Status::invalid_argument, fn + "\"" + std::string(name) + "\" was not declared");
-  if (impl_->fd < 0) detail::fail(Status::invalid_argument, fn + "the file is closed");
-  Impl::Slot& slot = it->second;
-  if (slot.written && slot.streamed < slot.bytes)
-    detail::fail(Status::invalid_argument, fn + "\"" + std::string(name) + "\" was already written whole (write() or map())");
-  if (bytes > slot.bytes - slot.streamed)
-    detail::fail(Status::invalid_argument, fn + std::to_string(bytes) + " bytes for \"" + std::string(name) + "\", but only " +
-                                               std::to_string(slot.bytes - slot.streamed) + " of its " + std::to_string(slot.bytes) +
-                                               " remain");
-  if (bytes > 0 && data == nullptr) detail::fail(Status::invalid_argument, fn + "data is null");
-  const std::uint64_t at = impl_->data_start + slot.begin + slot.streamed;
-  detail::pwrite_all(impl_->fd, data, bytes, at, impl_->tmp);
-  start_writeback(impl_->fd, at, bytes);
-  slot.streamed += bytes;
-  if (slot.streamed == slot.bytes) slot.written = true;
 }
 
 void* SafetensorsWriter::map(std::string_view name) {
@@ -537,7 +495,6 @@ void* SafetensorsWriter::map(std::string_view name) {
     detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::map: \"" + std::string(name) + "\" was not declared");
   if (impl_->fd < 0) detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::map: the file is closed");
   it->second.written = true;
-  it->second.streamed = 0;
   if (it->second.bytes == 0) return nullptr;
   if (impl_->mapping == nullptr) {
     void* m = ::mmap(nullptr, static_cast<std::size_t>(impl_->file_bytes), PROT_READ | PROT_WRITE, MAP_SHARED, impl_->fd, 0);
@@ -550,10 +507,7 @@ void* SafetensorsWriter::map(std::string_view name) {
 void SafetensorsWriter::close() {
   for (const auto& [name, slot] : impl_->slots)
     if (!slot.written)
-      detail::fail(Status::invalid_argument,
-                   "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was " +
-                       (slot.streamed > 0 ? "written only in part (" + std::to_string(slot.streamed) + " of " + std::to_string(slot.bytes) + " bytes)"
-                                          : std::string("never written")));
+      detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was never written");
   // Durable before it is visible: without fsync a crash (of the machine, not of us) after the
   // rename can leave `path` naming an empty or partly written file, and the previous model gone.
   // fsync writes back the pages dirtied through the mapping too (munmap keeps them dirty in the page

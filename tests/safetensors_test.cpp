@@ -215,65 +215,6 @@ TEST(SafetensorsWriterErrors, DuplicateAndUnwrittenTensors) {
   std::remove("unwritten.safetensors");
 }
 
-// write_part streams a tensor in order, in parts of any size (one byte, page-crossing, the rest):
-// the file read back equals the source bytes of every tensor, whether written whole, in parts, or
-// in parts interleaved with other tensors; zero-byte parts are no-ops.
-TEST(Safetensors, WritePartStreamsATensorInOrder) {
-  const std::string path = "parts.safetensors";
-  Buffer a(DType::f32, 5000), b(DType::bf16, 3001), c(DType::f64, 7);
-  pi::uniform(ctx(), a.view1d(), pi::Key{3, 1}, {-1.0, 1.0});
-  pi::uniform(ctx(), b.view1d(), pi::Key{3, 2}, {-1.0, 1.0});
-  pi::uniform(ctx(), c.view1d(), pi::Key{3, 3}, {-1.0, 1.0});
-  {
-    SafetensorsWriter w(path, {{"a", DType::f32, {5000}}, {"b", DType::bf16, {3001}}, {"c", DType::f64, {7}}});
-    w.write_part("a", a.bytes(), 1);
-    w.write_part("b", b.bytes(), 4095);
-    w.write_part("a", a.bytes() + 1, 0);
-    w.write_part("a", a.bytes() + 1, 8190);
-    w.write("c", c.data());
-    w.write_part("b", b.bytes() + 4095, b.nbytes() - 4095);
-    w.write_part("a", a.bytes() + 8191, a.nbytes() - 8191);
-    w.close();
-  }
-  const auto r = SafetensorsReader::open(path);
-  for (auto [name, buf] : {std::pair<const char*, Buffer*>{"a", &a}, {"b", &b}, {"c", &c}}) {
-    Buffer back(buf->dtype, buf->n);
-    r.read(ctx(), name, back.view1d());
-    EXPECT_EQ(std::memcmp(back.bytes(), buf->bytes(), buf->nbytes()), 0) << name;
-  }
-  std::remove(path.c_str());
-}
-
-// Its errors, each before anything is written: past the tensor's end, after write() / map(), a
-// tensor already complete, null data, an undeclared name; close() names a tensor written in part.
-TEST(SafetensorsWriterErrors, WritePartOutOfTurn) {
-  const std::string path = "parts_errors.safetensors";
-  std::vector<unsigned char> src(64, 0x5a);
-  SafetensorsWriter w(path, {{"a", DType::f32, {4}}, {"b", DType::f32, {4}}, {"c", DType::f32, {4}}, {"d", DType::f32, {4}}});
-  auto expect_error = [&](const std::function<void()>& f, const std::string& words) {
-    try {
-      f();
-      ADD_FAILURE() << "no error; expected one saying " << words;
-    } catch (const pi::Error& e) {
-      EXPECT_EQ(e.code(), pi::Status::invalid_argument);
-      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
-    }
-  };
-  w.write_part("a", src.data(), 12);
-  expect_error([&] { w.write_part("a", src.data(), 5); }, "only 4 of its 16 remain");
-  w.write_part("a", src.data(), 4);
-  expect_error([&] { w.write_part("a", src.data(), 1); }, "only 0 of its 16 remain");
-  w.write("b", src.data());
-  expect_error([&] { w.write_part("b", src.data(), 4); }, "already written whole");
-  (void)w.map("c");
-  expect_error([&] { w.write_part("c", src.data(), 4); }, "already written whole");
-  expect_error([&] { w.write_part("d", nullptr, 4); }, "data is null");
-  expect_error([&] { w.write_part("e", src.data(), 4); }, "\"e\" was not declared");
-  w.write_part("d", src.data(), 8);
-  expect_error([&] { w.close(); }, "\"d\" was written only in part (8 of 16 bytes)");
-  std::remove(path.c_str());
-}
-
 // Element and byte counts that do not fit 64 bits (the file's offsets and off_t are signed 64-bit)
 // are refused when the tensors are declared. Before the fix {2^62, 8} wrapped to 0 elements: the
 // writer accepted it, map() returned null and the reader rejected the file.

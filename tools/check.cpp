@@ -21,12 +21,13 @@ double Phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 // buffer and keeps kLanes independent partial sums, which the compiler vectorizes (no reassociation
 // is needed, so none is allowed).
 template <class F>
-void add_sums(MomentSums& acc, std::uint64_t n, F value) {
-  if (n == 0) return;
+Stats stats_of(std::uint64_t n, F value) {
+  Stats s;
+  s.n = n;
+  if (n == 0) return s;
   constexpr int kLanes = 8, kBlock = 512;
   const unsigned T = n < (1u << 16) ? 1u : std::max(1u, std::thread::hardware_concurrency());
-  if (acc.n == 0) acc.shift = value(0);
-  const double K = acc.shift;
+  const double K = value(0);
   std::vector<double> sums(4 * static_cast<std::size_t>(T));
   auto body = [&](unsigned t) {
     const std::uint64_t lo = n * t / T, hi = n * (t + 1) / T;
@@ -49,9 +50,14 @@ void add_sums(MomentSums& acc, std::uint64_t n, F value) {
   for (unsigned t = 1; t < T; ++t) pool.emplace_back(body, t);
   body(0u);
   for (auto& th : pool) th.join();
+  double S[4] = {};
   for (unsigned t = 0; t < T; ++t)
-    for (int k = 0; k < 4; ++k) acc.sum[k] += sums[4 * static_cast<std::size_t>(t) + static_cast<std::size_t>(k)];
-  acc.n += n;
+    for (int k = 0; k < 4; ++k) S[k] += sums[4 * static_cast<std::size_t>(t) + static_cast<std::size_t>(k)];
+  const double N = static_cast<double>(n), mu = S[0] / N, r2 = S[1] / N, r3 = S[2] / N, r4 = S[3] / N;
+  s.mean = K + mu;
+  s.std = std::sqrt(std::max(0.0, r2 - mu * mu));
+  s.m4 = std::max(0.0, r4 - 4 * mu * r3 + 6 * mu * mu * r2 - 3 * mu * mu * mu * mu);
+  return s;
 }
 
 }  // namespace
@@ -146,14 +152,14 @@ Expect expected(const Spec& spec, const Param& p, const pi::TensorView& global, 
   return e;
 }
 
-void MomentSums::add(const void* data, pi::DType t, std::uint64_t count) {
+Stats host_stats(const void* data, pi::DType t, std::uint64_t n) {
   switch (t) {
-    case pi::DType::f32: return add_sums(*this, count, [&](std::uint64_t i) { return static_cast<double>(static_cast<const float*>(data)[i]); });
-    case pi::DType::f64: return add_sums(*this, count, [&](std::uint64_t i) { return static_cast<const double*>(data)[i]; });
+    case pi::DType::f32: return stats_of(n, [&](std::uint64_t i) { return static_cast<double>(static_cast<const float*>(data)[i]); });
+    case pi::DType::f64: return stats_of(n, [&](std::uint64_t i) { return static_cast<const double*>(data)[i]; });
     default: {
       const auto* h = static_cast<const std::uint16_t*>(data);
       const bool bf = t == pi::DType::bf16;
-      return add_sums(*this, count, [&](std::uint64_t i) {
+      return stats_of(n, [&](std::uint64_t i) {
         std::uint32_t bits;
         if (bf) {
           bits = static_cast<std::uint32_t>(h[i]) << 16;
@@ -171,23 +177,6 @@ void MomentSums::add(const void* data, pi::DType t, std::uint64_t count) {
       });
     }
   }
-}
-
-Stats MomentSums::stats() const {
-  Stats s;
-  s.n = n;
-  if (n == 0) return s;
-  const double N = static_cast<double>(n), mu = sum[0] / N, r2 = sum[1] / N, r3 = sum[2] / N, r4 = sum[3] / N;
-  s.mean = shift + mu;
-  s.std = std::sqrt(std::max(0.0, r2 - mu * mu));
-  s.m4 = std::max(0.0, r4 - 4 * mu * r3 + 6 * mu * mu * r2 - 3 * mu * mu * mu * mu);
-  return s;
-}
-
-Stats host_stats(const void* data, pi::DType t, std::uint64_t n) {
-  MomentSums m;
-  m.add(data, t, n);
-  return m.stats();
 }
 
 // |measured - expected| within 5 sigma of the sample std (sigma^2 ~ (mu4 - s^4) / (4 s^2 N)) plus the

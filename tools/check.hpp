@@ -28,17 +28,6 @@ struct Stats {
 /// The moments of n host values of dtype t, in double.
 Stats host_stats(const void* data, paraminit::DType t, std::uint64_t n);
 
-/// The same over values given a block at a time (a parameter written in parts): one pass in double
-/// per block, split over the hardware threads, summing d, d^2, d^3, d^4 for d = x - K with K the
-/// first value (so a constant parameter sums exact zeros and a mean far from zero does not cancel);
-/// stats() turns the sums into the central moments. host_stats is one add() and stats().
-struct MomentSums {
-  double shift = 0, sum[4] = {0, 0, 0, 0};
-  std::uint64_t n = 0;
-  void add(const void* data, paraminit::DType t, std::uint64_t count);
-  Stats stats() const;
-};
-
 /// Whether the measured std is within its bound of the expected one; *bound receives the bound.
 bool within(const Expect& e, const Stats& s, paraminit::DType t, double* bound);
 

@@ -1,11 +1,6 @@
 // paraminit init: every parameter of a model spec (JSON; tools/default_spec.json is built in)
-// straight into a safetensors file, one row per parameter with its measured mean and std against
-// the scheme's expected std. On the CPU a parameter is filled a slab at a time into a buffer that
-// stays in the caches, its statistics summed there, and the slab streamed to the file with its disk
-// write started at once (SafetensorsWriter::write_part), so the disk works while the next slab is
-// computed; measured faster than filling the mapped file in place (page faults on every new page,
-// then all the disk writing at close()'s fsync). Parameters copied from --from, and orthogonal ones
-// larger than a slab (a window of them costs the whole factorization), are filled in place.
+// straight into a safetensors file (CPU: in place in the mapped file), one row per parameter with
+// its measured mean and std against the scheme's expected std.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,10 +94,6 @@ std::string read_file(const std::string& path) {
 }
 
 // One parameter as this rank writes it: its local (shard) shape and the whole's expected statistics.
-// The CPU's slabs: small enough that a slab stays in the caches between its fill, its statistics
-// and its copy into the page cache (8 MiB of the reference machine's 32 MiB L3).
-constexpr std::uint64_t kSlabBytes = std::uint64_t{8} << 20;
-
 struct Plan {
   const Param* p;
   std::vector<std::int64_t> local;
@@ -116,18 +107,6 @@ struct Plan {
     return n;
   }
   std::size_t bytes() const { return static_cast<std::size_t>(numel() * pi::dtype_size(p->dtype)); }
-  // Slabs are runs of rows along dim 0 (the only dimension whose slices are contiguous in the file),
-  // each a window of the whole; a parameter sharded along another dimension is already a window
-  // along that one (a view has one), so it can only be written as one slab.
-  bool slabs_along_dim0() const { return !local.empty() && (!sharded || p->shard_dim == 0); }
-  // Local rows [r0, r1) at data, as a window of the whole parameter.
-  pi::TensorView slab(void* data, std::int64_t r0, std::int64_t r1) const {
-    pi::TensorView v = pi::TensorView::of(data, p->dtype, {});
-    v.rank = static_cast<int>(local.size());
-    for (int d = 0; d < v.rank; ++d) v.shape[d] = local[static_cast<std::size_t>(d)];
-    v.shape[0] = r1 - r0;
-    return v.window(0, (sharded ? start : 0) + r0, p->shape[0]);
-  }
   // The view of the local part at data, as a window of the whole when sharded (the values depend on
   // the global position, so shards concatenate to the unsharded parameter).
   pi::TensorView view(void* data) const {
@@ -246,7 +225,6 @@ int cmd_init(int argc, char** argv) {
   const Progress progress(!a.quiet);
   try {
     pi::SafetensorsWriter w(a.out, decls, meta);
-    std::vector<std::uint64_t> stage;  // the slab buffer (8-byte aligned), grown to the largest slab
     if (!a.quiet) print_init_header();
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const Plan& pl = plan[i];
@@ -254,57 +232,29 @@ int cmd_init(int argc, char** argv) {
       progress.step(i + 1, plan.size(), p.name);
       const std::uint64_t n = pl.numel();
       const std::size_t bytes = pl.bytes();
-      bool copied = false;  // --from has this name with this shape
+      void* host = w.map(p.name);
+      DeviceMem dev(cuda ? bytes : 0);
+      const pi::TensorView v = pl.view(cuda ? dev.p : host);
+      const double t0 = now();
+      bool copied = false;
       if (from != nullptr) {
         if (const pi::SafetensorsTensor* t = from->find(p.name)) {
           if (t->shape == p.shape && t->readable) {
+            from->read(ctx, p.name, v);
+            taken.push_back(p.name);
             copied = true;
           } else {
             mismatched.push_back(p.name + " (file " + t->dtype_name + " " + shape_text(t->shape) + ", spec " + shape_text(p.shape) + ")");
           }
         }
       }
-      // Staged: in slabs along dim 0, or as one slab where it fits one; else in place in the mapping.
-      const bool orthogonal = p.scheme == "orthogonal" || p.scheme == "delta_orthogonal";
-      const bool one_slab = bytes <= kSlabBytes;
-      const bool staged = !cuda && !copied && n > 0 && (one_slab || (pl.slabs_along_dim0() && !orthogonal));
-      double dt = 0;
-      Stats s;
-      if (staged) {
-        const std::int64_t rows = one_slab || pl.local.empty() ? 1 : pl.local[0];
-        const std::uint64_t row_bytes = bytes / static_cast<std::uint64_t>(rows);
-        const std::int64_t per = static_cast<std::int64_t>(std::max<std::uint64_t>(1, kSlabBytes / row_bytes));
-        const std::uint64_t need = (static_cast<std::uint64_t>(std::min(per, rows)) * row_bytes + 7) / 8;
-        if (stage.size() < need) stage.resize(need);
-        MomentSums m;
-        for (std::int64_t r0 = 0; r0 < rows; r0 += per) {
-          const std::int64_t r1 = std::min(rows, r0 + per);
-          const std::uint64_t part = static_cast<std::uint64_t>(r1 - r0) * row_bytes;
-          const double t0 = now();
-          apply(ctx, one_slab ? pl.view(stage.data()) : pl.slab(stage.data(), r0, r1), pi::key_for(spec.seed, p.name), spec, p);
-          dt += now() - t0;
-          m.add(stage.data(), p.dtype, part / pi::dtype_size(p.dtype));
-          w.write_part(p.name, stage.data(), part);
-        }
-        s = m.stats();
-      } else {
-        void* host = w.map(p.name);
-        DeviceMem dev(cuda ? bytes : 0);
-        const pi::TensorView v = pl.view(cuda ? dev.p : host);
-        const double t0 = now();
-        if (copied) {
-          from->read(ctx, p.name, v);
-          taken.push_back(p.name);
-        } else {
-          apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
-        }
-        if (cuda) to_host(host, dev.p, bytes);
-        dt = now() - t0;
-        if (host != nullptr) s = host_stats(host, p.dtype, n);
-      }
+      if (!copied) apply(ctx, v, pi::key_for(spec.seed, p.name), spec, p);
+      if (cuda) to_host(host, dev.p, bytes);
+      const double dt = now() - t0;
       fill_seconds += dt;
       elems += n;
       bytes_total += bytes;
+      const Stats s = host != nullptr ? host_stats(host, p.dtype, n) : Stats{};
       double bound = 0;
       const bool check = pl.expect.known && !copied && n > 1;
       const bool ok = !check || within(pl.expect, s, p.dtype, &bound);

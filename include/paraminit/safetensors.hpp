@@ -97,14 +97,6 @@ class SafetensorsWriter {
   ~SafetensorsWriter();
   /// Writes tensor `name`'s bytes (its dtype size x element count) from host memory.
   void write(std::string_view name, const void* data);
-  /// Streams tensor `name`'s bytes in order: the next `bytes` of them (the first call starts at its
-  /// byte 0) from host memory, so a tensor larger than any buffer can be written a piece at a time.
-  /// The tensor counts as written once all its bytes are. Errors (Status::invalid_argument, nothing
-  /// written): an undeclared name, more bytes than remain, null data with bytes > 0, a tensor
-  /// already written whole (write(), map(), or all its parts).
-  /// write() and write_part() start the disk write of their bytes at once (sync_file_range on
-  /// Linux), so the disk works while the caller computes the next tensor and close() waits less.
-  void write_part(std::string_view name, const void* data, std::uint64_t bytes);
   /// Tensor `name`'s bytes inside the file, mapped into memory (MAP_SHARED; the whole file is mapped
   /// on the first call): fill them in place and the file gets them without a copy. Marks the tensor
   /// written. Valid until close(). nullptr for an empty tensor.
