@@ -13,16 +13,19 @@
 #include "philox_batch.hpp"
 #include "thread_pool.hpp"
 
-// Hot loops are compiled once per tier of cpu_tier.hpp (x86-64-v4, x86-64-v3, the build's baseline)
+// Hot loops are compiled once per tier of cpu_tier.hpp (AVX-512, AVX2, the build's baseline)
 // and picked by cpu_tier() at each fill: the body is one always-inline template, instantiated
 // inside a function per target so the compiler vectorizes it for that instruction set. Every tier
 // computes the same bits: integer Philox, correctly rounded + - * / sqrt, explicit fma, no
 // contraction (the library's flags). Explicit functions rather than target_clones: their ifunc
 // resolvers run before ThreadSanitizer's runtime is up, and tests must be able to run each tier.
+// The targets add features to the build's own (an "arch=" target would replace them, and GCC then
+// refuses to inline the body into it when the build uses -march=native); they name exactly what
+// cpu_best_tier() checks, so no instruction of another extension (BMI2, MOVBE, ...) is emitted.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PI_TIERS 1
-#define PI_TARGET_V4 __attribute__((target("arch=x86-64-v4")))
-#define PI_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#define PI_TARGET_V4 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512cd")))
+#define PI_TARGET_V3 __attribute__((target("avx2,fma,f16c")))
 #endif
 #define PI_ALWAYS_INLINE __attribute__((always_inline)) inline
 #define PI_INLINE_LAMBDA __attribute__((always_inline))  // after a lambda's parameter list

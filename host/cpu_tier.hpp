@@ -1,6 +1,7 @@
 // Which instruction set the CPU backend's hot loops use. Every tier computes the same bits (integer
 // Philox; correctly rounded + - * / sqrt, explicit fma, no contraction): the tiers differ in speed
-// only, and the tests run each tier the CPU has against the portable one (tests/simd_test.cpp).
+// only, and the tests run each tier the CPU has against the scalar element math (tests/simd_test.cpp,
+// tests/philox_test.cpp).
 #pragma once
 
 namespace paraminit {
@@ -8,8 +9,8 @@ namespace detail {
 
 enum class CpuTier : int {
   portable = 0,  // any CPU: the loops as the compiler vectorizes them for the build's baseline
-  avx2 = 1,      // x86-64-v3: AVX2, FMA, F16C (hand blocks in cpu_simd.cpp, Philox in 8-lane sets)
-  avx512 = 2,    // x86-64-v4: AVX-512 F/BW/DQ/VL/CD as well (Philox in 16-lane sets; 512-bit blocks)
+  avx2 = 1,      // AVX2, FMA, F16C (hand blocks in cpu_simd.cpp, Philox in 8-lane sets)
+  avx512 = 2,    // AVX-512 F/BW/DQ/VL/CD as well (Philox in 16-lane sets, the loops vectorized 512 bits wide)
 };
 
 // The best tier this CPU (and the OS's saved register state) supports; checked once.

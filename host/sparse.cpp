@@ -80,8 +80,7 @@ void for_each_position(const kernels::Feistel& perm, std::uint64_t i0, std::uint
   std::uint64_t in[16], out[16];
   std::uint64_t i = i0;
 #if defined(PI_SPARSE_AVX2)
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2)
+  if (cpu_tier() != CpuTier::portable)
     for (; i + 16 <= i1; i += 16) {
       for (int e = 0; e < 16; ++e) in[e] = i + static_cast<std::uint64_t>(e);
       feistel_forward16_avx2(perm, in, out);

@@ -164,7 +164,8 @@ TEST(Simd, FillsEqualScalarAtLargeIndices) {
 
 // Sparse fills at every tier (the gathered Philox batch and the value loop of each): in every row
 // exactly k non-zeros, each equal to the scalar reference of the dense normal() value at its
-// position; k small takes the scatter of kept elements, k large the bitmap sweep (host/sparse.cpp).
+// position. Fan-in 1031: k = 3, 15 take the scatter of kept elements (32 k <= fan-in), k = 100 the
+// bitmap sweep, k = 900 the dense fill with the dropped elements zeroed (2 k >= fan-in).
 TEST(Simd, SparseKeptValuesEqualScalarElementMathAtEveryTier) {
   const std::int64_t rows = 67, cols = 1031;
   const Key key{99, 3};
@@ -174,7 +175,7 @@ TEST(Simd, SparseKeptValuesEqualScalarElementMathAtEveryTier) {
       static_cast<std::uint64_t>(rows * cols));
   Context c = Context::cpu(2);
   for (const CpuTier tier : tiers())
-    for (std::int64_t nz : {3, 15, 900}) {
+    for (std::int64_t nz : {3, 15, 100, 900}) {
       const paraminit::detail::ScopedCpuTier at(tier);
       std::vector<float> got(static_cast<std::size_t>(rows * cols), -1.0f);
       paraminit::SparseOptions o;
