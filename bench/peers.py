@@ -13,7 +13,9 @@ Each header prints both sides' thread counts.
 
 Each peer row prints paraminit's time per element / the peer's time per element from the same run
 (--paraminit-table: the markdown that `paraminit bench` printed): below 1, paraminit is faster; that
-ratio is what RESULTS.md quotes, not the absolute figures, which move from run to run.
+ratio is what RESULTS.md quotes, not the absolute figures, which move from run to run. The orthogonal
+rows on the CPU time paraminit through its Python package when it is installed, alternately with
+torch in this process (the VM's speed drifts between the table's minute and the peer's).
 
 Usage: bench/peers.py [--paraminit-table FILE] [--elements N] [--reps R] [--device cpu|cuda] [--threads T]
 Missing packages are reported as rows and skipped.
@@ -132,18 +134,48 @@ def torch_peers(tab, torch, device, n, reps, threads):
 ORTHO_SHAPES = {"cpu": ((2048, 2048), (16384, 1024)), "cuda": ((8192, 8192), (65536, 4096))}
 
 
+def interleaved(fn_a, fn_b, reps, sync=None):
+    """Medians of fn_a and fn_b timed alternately (a, b, a, b, ...) after one warm-up each: on a VM
+    whose speed drifts from minute to minute, both sides see the same minutes."""
+    for fn in (fn_a, fn_b):
+        fn()
+    ta, tb = [], []
+    for _ in range(reps):
+        for fn, out in ((fn_a, ta), (fn_b, tb)):
+            t0 = time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            out.append(time.perf_counter() - t0)
+    return median(ta), median(tb)
+
+
 def orthogonal_peers(ortho, torch, device, threads):
+    # paraminit's side: the Python package (the same library) timed alternately with torch in this
+    # process where it is installed on the CPU; else the figure of paraminit's table.
+    pm = None
+    if device == "cpu":
+        try:
+            import paraminit as pm
+            ctx = pm.Context.cpu(threads)
+        except (ImportError, AttributeError):
+            pm = None
+    how = "interleaved with paraminit's Python package in this process" if pm else "paraminit from its table"
     print(f"\nOrthogonal: torch {torch.__version__} nn.init.orthogonal_ ({torch.get_num_threads()} threads; "
-          f"paraminit {threads}), median of 3")
+          f"paraminit {threads}), {how}, median of 5")
     print("| device | peer | dtype | shape | median s | paraminit s | paraminit / peer |")
     print("|---|---|---|---|---:|---:|---:|")
     sync = torch.cuda.synchronize if device == "cuda" else None
     out = []
     for rows, cols in ORTHO_SHAPES[device]:
         w = torch.empty(rows, cols, device=device)
-        sec = timed(lambda: torch.nn.init.orthogonal_(w), 3, sync)
         shape = f"{rows}x{cols}"
-        ours = ortho.get(shape)
+        if pm:
+            v = torch.empty(rows, cols)
+            sec, ours = interleaved(lambda: torch.nn.init.orthogonal_(w), lambda: pm.orthogonal_(v, seed=1, context=ctx), 5)
+        else:
+            sec = timed(lambda: torch.nn.init.orthogonal_(w), 3, sync)
+            ours = ortho.get(shape)
         ratio = ours / sec if ours else None
         out.append((shape, ratio))
         print(f"| {device} | torch nn.init.orthogonal_ | f32 | {shape} | {sec:.3f} | "
