@@ -28,29 +28,6 @@ inline double median_seconds(int reps, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
-// Medians of fn and of ref timed alternately (fn, ref, fn, ref, ...) after one warm-up each: the
-// limit a fill is compared with is measured in the same seconds as the fill (this project's VMs
-// change speed by tens of percent from one minute to the next). Returns fn's; *ref_seconds gets ref's.
-inline double median_seconds_interleaved(int reps, const std::function<void()>& fn, const std::function<void()>& ref,
-                                         double* ref_seconds) {
-  fn();
-  ref();
-  std::vector<double> t, u;
-  for (int r = 0; r < reps; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    auto t1 = std::chrono::steady_clock::now();
-    ref();
-    auto t2 = std::chrono::steady_clock::now();
-    t.push_back(std::chrono::duration<double>(t1 - t0).count());
-    u.push_back(std::chrono::duration<double>(t2 - t1).count());
-  }
-  std::sort(t.begin(), t.end());
-  std::sort(u.begin(), u.end());
-  *ref_seconds = u[u.size() / 2];
-  return t[t.size() / 2];
-}
-
 struct Row {
   std::string device, what, dtype;
   double elems, bytes, seconds, limit_bytes_per_s;

@@ -117,9 +117,7 @@ void cpu_table(const Options& o) {
       const auto v = paraminit::TensorView::of(p, t, {n});
       const double bytes = static_cast<double>(n) * paraminit::dtype_size(t);
       // "of limit": against memset of the same bytes timed alternately with this fill.
-      double ms = 0;
-      const double s = pb::median_seconds_interleaved(o.reps, [&] { f.run(ctx, v); },
-                                                      [&] { par_memset(static_cast<std::size_t>(bytes)); }, &ms);
+      const auto [s, ms] = pb::median_pair_seconds(o.reps, [&] { f.run(ctx, v); }, [&] { par_memset(static_cast<std::size_t>(bytes)); });
       pb::print_row({"cpu", f.name, paraminit::to_string(t), static_cast<double>(n), bytes, s, bytes / ms});
     }
   for (const auto& f : pb::sparse_fills()) {

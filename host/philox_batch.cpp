@@ -125,16 +125,23 @@ inline void split_counters(const std::uint64_t* calls, std::uint32_t* lo, std::u
   for (int l = 0; l < kPhiloxBatch; ++l) lo[l] = static_cast<std::uint32_t>(calls[l]), hi[l] = static_cast<std::uint32_t>(calls[l] >> 32);
 }
 
-void philox_batch_avx2(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out) {
+// The batch and gather entry points of a tier, from its counters function: the counters of the calls
+// as (lo, hi) word arrays, then the vector sets.
+using CountersFn = void (*)(std::uint64_t seed, std::uint64_t stream, const std::uint32_t* lo, const std::uint32_t* hi,
+                            std::uint32_t* out);
+
+template <CountersFn Counters>
+void philox_batch_of(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out) {
   alignas(64) std::uint32_t lo[kPhiloxBatch], hi[kPhiloxBatch];
   if (!consecutive_counters(first, lo, hi)) return philox_batch_scalar(seed, stream, first, out);
-  philox_counters_avx2(seed, stream, lo, hi, out);
+  Counters(seed, stream, lo, hi, out);
 }
 
-void philox_gather_avx2(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out) {
+template <CountersFn Counters>
+void philox_gather_of(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out) {
   alignas(64) std::uint32_t lo[kPhiloxBatch], hi[kPhiloxBatch];
   split_counters(calls, lo, hi);
-  philox_counters_avx2(seed, stream, lo, hi, out);
+  Counters(seed, stream, lo, hi, out);
 }
 
 // ---- AVX-512F: 16 calls per set --------------------------------------------------------------
@@ -201,18 +208,6 @@ __attribute__((target("avx512f"))) void philox_counters_avx512(std::uint64_t see
   for (int s = 0; s < kSets512; ++s) store_calls16(x[s], y[s], z[s], w[s], out + 64 * s);
 }
 
-void philox_batch_avx512(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out) {
-  alignas(64) std::uint32_t lo[kPhiloxBatch], hi[kPhiloxBatch];
-  if (!consecutive_counters(first, lo, hi)) return philox_batch_scalar(seed, stream, first, out);
-  philox_counters_avx512(seed, stream, lo, hi, out);
-}
-
-void philox_gather_avx512(std::uint64_t seed, std::uint64_t stream, const std::uint64_t* calls, std::uint32_t* out) {
-  alignas(64) std::uint32_t lo[kPhiloxBatch], hi[kPhiloxBatch];
-  split_counters(calls, lo, hi);
-  philox_counters_avx512(seed, stream, lo, hi, out);
-}
-
 }  // namespace
 #endif
 
@@ -228,8 +223,8 @@ void philox_gather_scalar(std::uint64_t seed, std::uint64_t stream, const std::u
 
 PhiloxGatherFn philox_gather(CpuTier tier) {
 #if defined(PI_HAVE_AVX2_PATH)
-  if (tier == CpuTier::avx512) return philox_gather_avx512;
-  if (tier == CpuTier::avx2) return philox_gather_avx2;
+  if (tier == CpuTier::avx512) return philox_gather_of<philox_counters_avx512>;
+  if (tier == CpuTier::avx2) return philox_gather_of<philox_counters_avx2>;
 #else
   (void)tier;
 #endif
@@ -238,8 +233,8 @@ PhiloxGatherFn philox_gather(CpuTier tier) {
 
 PhiloxBatchFn philox_batch(CpuTier tier) {
 #if defined(PI_HAVE_AVX2_PATH)
-  if (tier == CpuTier::avx512) return philox_batch_avx512;
-  if (tier == CpuTier::avx2) return philox_batch_avx2;
+  if (tier == CpuTier::avx512) return philox_batch_of<philox_counters_avx512>;
+  if (tier == CpuTier::avx2) return philox_batch_of<philox_counters_avx2>;
 #else
   (void)tier;
 #endif
