@@ -7,9 +7,11 @@
 //   paraminit_bench [--device auto|cpu|cuda] [--elements N] [--threads T] [--reps R] [--no-orthogonal]
 //                   [--cpu-tier best|avx512|avx2|portable]
 //
-// Napkin math (this project's 2-core build machine): memset of 64 Mi f32 (256 MiB) with 2 threads
-// runs at ~15 GB/s = 3.7 G elem/s; a fill that computes one Philox call per 4 elements needs about
-// 25 integer vector instructions per call, so uniform can reach ~1.5-2.5 G elem/s on 2 AVX2 cores.
+// Napkin math (this project's 2-core build machine, Zen 5 at ~3.7 GHz with AVX-512, 4 vector ALU
+// instructions a cycle): memset of 64 Mi f32 (256 MiB) with 2 threads runs at 35-82 GB/s = 9-20 G
+// elem/s depending on the host's load; Philox4x32-10 at 16 lanes takes 12 vector instructions per
+// round per 16 calls (about 2 per 32-bit word with the transpose), the uniform f32 element 10 more
+// per 16, so uniform f32 is compute-bound at ~3.7 G elem/s a core, 7-7.5 on 2 cores.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -92,13 +94,18 @@ void cpu_table(const Options& o) {
   std::vector<std::uint64_t> buf(std::max<std::size_t>(static_cast<std::size_t>(n), std::size_t{1} << 24));
   void* p = buf.data();
 
-  // The limit: memset of the same bytes, split over the same number of threads.
+  // The limit: memset of the same bytes, split over the same number of threads, with a non-zero
+  // byte (0x5a, as `paraminit init --compare-write` writes): this VM stores zero bytes about twice
+  // as fast as any other (2 threads, 256 MiB, 2026-12-02: memset 0 at 91-93 GB/s, memset 0x5a or 1
+  // at 42-44, non-temporal stores of random bytes at 42-43; in a faster phase of the host minutes
+  // later 151-163 against 73-82), and a fill's random bits never get that. (Until then half of the
+  // 64 chunks were zeros, which put the limit between the two.)
   paraminit::detail::ThreadPool pool(threads);
   auto par_memset = [&](std::size_t bytes) {
     const std::int64_t chunks = 64;
     pool.run(chunks, [&](std::int64_t c) {
       const std::size_t lo = bytes * c / chunks, hi = bytes * (c + 1) / chunks;
-      std::memset(static_cast<char*>(p) + lo, c & 1, hi - lo);
+      std::memset(static_cast<char*>(p) + lo, 0x5a, hi - lo);
     });
   };
   char title[160];

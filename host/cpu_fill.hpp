@@ -96,8 +96,11 @@ PI_ALWAYS_INLINE void batch_elements(CpuTier tier, const Gen& gen, const std::ui
 // Global elements [g, g + n) into dst[0, n), at `tier`. Whole batches of calls where they fit; the
 // partial calls at either end one call at a time, and a last run of whole calls short of a batch
 // through a batch computed into a buffer (the scalar call costs ~15 ns; a batch ~0.3 ns a word).
+// stream: the whole fill is larger than the caches (kStreamBytes); whole batches then go through
+// an L1 buffer and on to dst by non-temporal stores of whole 64-byte lines (stream_lines), the bytes
+// before dst's first line boundary and after its last by ordinary stores. The same bytes either way.
 template <class Gen, class Out>
-void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n) {
+void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n, bool stream) {
   run_at_tier(tier, [&]() PI_INLINE_LAMBDA {
     const Gen gen = gen_ref;  // a local copy: the vectorizer need not guard against dst aliasing it
     const PhiloxBatchFn philox = philox_batch(tier);
@@ -111,6 +114,31 @@ void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std:
       for (unsigned j = static_cast<unsigned>(g % E); j < E && g < end; ++j, ++g) kernels::store(dst++, v[j]);
     }
     alignas(64) std::uint32_t words[4 * B];
+    if (stream && end - g >= B * E) {
+      constexpr std::size_t kBatchBytes = std::size_t{B} * E * sizeof(Out);
+      alignas(64) unsigned char stage[64 + kBatchBytes];
+      std::size_t carry = 0;  // stage[0, carry): bytes for dst not written yet (less than a line)
+      auto* out = reinterpret_cast<unsigned char*>(dst);
+      std::size_t head = (64 - reinterpret_cast<std::uintptr_t>(out) % 64) % 64;  // up to the first line
+      while (end - g >= B * E) {
+        philox(gen.seed, gen.stream, g / E, words);
+        batch_elements(tier, gen, words, reinterpret_cast<Out*>(stage + carry));  // carry: whole elements
+        const std::size_t have = carry + kBatchBytes;
+        std::size_t off = std::min(head, have);
+        std::memcpy(out, stage, off);
+        head -= off;
+        const std::size_t lines = (have - off) / 64;
+        stream_lines(tier, out + off, stage + off, lines);
+        off += 64 * lines;
+        out += off;
+        carry = have - off;
+        std::memmove(stage, stage + off, carry);
+        g += B * E;
+      }
+      std::memcpy(out, stage, carry);
+      dst = reinterpret_cast<Out*>(out + carry);
+      stream_fence();
+    }
     while (end - g >= B * E) {
       philox(gen.seed, gen.stream, g / E, words);
       batch_elements(tier, gen, words, dst);
@@ -138,6 +166,7 @@ template <class Gen, class Out>
 void cpu_fill(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen) {
   constexpr std::uint64_t kChunk = std::uint64_t{1} << 16;  // 256 KiB of f32: L2-sized
   const CpuTier tier = cpu_tier();
+  const bool stream = geo.numel * sizeof(Out) >= kStreamBytes;
   const std::uint64_t tasks = (geo.numel + kChunk - 1) / kChunk;
   const std::int64_t ntasks = static_cast<std::int64_t>(tasks);
   pool.run(ntasks, [&](std::int64_t task) {
@@ -146,7 +175,7 @@ void cpu_fill(ThreadPool& pool, const Geometry& geo, Out* data, const Gen& gen) 
     for (std::uint64_t l = lb; l < le;) {  // split [lb, le) at run boundaries
       const std::uint64_t run = l / geo.run_len, off = l % geo.run_len;
       const std::uint64_t n = std::min(le - l, geo.run_len - off);
-      fill_span(tier, gen, data + l, geo.global_base + run * geo.global_stride + off, n);
+      fill_span(tier, gen, data + l, geo.global_base + run * geo.global_stride + off, n, stream);
       l += n;
     }
   });

@@ -62,6 +62,42 @@ PI_AVX2_FN void fill_pattern_stream(unsigned char* p, std::size_t bytes, const u
 #endif
 }  // namespace
 
+#if defined(PI_SIMD_X86)
+namespace {
+__attribute__((target("avx512f"))) void stream_lines_avx512(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  for (std::size_t k = 0; k < lines; ++k)
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + 64 * k), _mm512_loadu_si512(src + 64 * k));
+}
+PI_AVX2_FN void stream_lines_avx2(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  for (std::size_t k = 0; k < 2 * lines; ++k)
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(dst) + k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src) + k));
+}
+void stream_lines_sse2(unsigned char* dst, const unsigned char* src, std::size_t lines) {
+  for (std::size_t k = 0; k < 4 * lines; ++k)
+    _mm_stream_si128(reinterpret_cast<__m128i*>(dst) + k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(src) + k));
+}
+}  // namespace
+#endif
+
+void stream_lines(CpuTier tier, void* dst, const void* src, std::size_t lines) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+#if defined(PI_SIMD_X86)
+  if (tier == CpuTier::avx512) return stream_lines_avx512(d, s, lines);
+  if (tier == CpuTier::avx2) return stream_lines_avx2(d, s, lines);
+  return stream_lines_sse2(d, s, lines);
+#else
+  (void)tier;
+  std::memcpy(d, s, lines * 64);
+#endif
+}
+
+void stream_fence() {
+#if defined(PI_SIMD_X86)
+  _mm_sfence();
+#endif
+}
+
 void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern, bool stream) {
   unsigned char b[8];
   std::memcpy(b, &pattern, 8);

@@ -68,9 +68,16 @@ constexpr bool kBlockAtAvx512 = std::is_base_of_v<kernels::TruncNormalDist<doubl
 // memset does for large sizes) where available(), then an sfence. The same bytes either way.
 void fill_pattern(void* dst, std::size_t bytes, std::uint64_t pattern, bool stream = false);
 
-// Fills of at least this many bytes in all stream (fill_pattern): half the 32 MiB L3 of the
-// reference machine, about where glibc's memset switches to non-temporal stores.
+// Fills of at least this many bytes in all stream (fill_pattern, and the random fills'
+// stream_lines): half the 32 MiB L3 of the reference machine, about where glibc's memset switches
+// to non-temporal stores.
 constexpr std::size_t kStreamBytes = std::size_t{16} << 20;
+
+// dst[0, 64 lines) = src[0, 64 lines) by non-temporal stores as wide as `tier` has (x86; elsewhere
+// memcpy): no read for ownership of lines that are overwritten whole. dst is 64-byte aligned, src
+// any. The caller ends its run of these with stream_fence(), before anything else sees dst.
+void stream_lines(CpuTier tier, void* dst, const void* src, std::size_t lines);
+void stream_fence();
 
 }  // namespace detail
 }  // namespace paraminit

@@ -162,6 +162,56 @@ TEST(Simd, FillsEqualScalarAtLargeIndices) {
     }
 }
 
+// Random fills large enough to stream (kStreamBytes: whole batches through an L1 buffer, then
+// non-temporal stores of whole 64-byte lines, the bytes before the first line and after the last by
+// ordinary stores) at every tier, 1 and 2 threads, starting 0-15 elements past a 64-byte boundary
+// (every head length of every dtype), and as a window of rows: the scalar reference's bits, and
+// nothing outside the view written.
+template <class Out>
+void check_streamed(DType t) {
+  const std::uint64_t n = paraminit::detail::kStreamBytes / sizeof(Out) + 389;  // not a whole batch
+  const Case* cases[] = {&kCases[0], &kCases[4], &kCases[7]};
+  for (const Case* cs : cases) {
+    try {
+      case_reference<Out>(*cs, t, Key{}, 1);
+    } catch (const paraminit::Error&) {
+      continue;
+    }
+    // One reference serves both views: an element's bits depend only on its global index.
+    const Key key{0xfeedbeefull, 31};
+    const std::int64_t cols = 4099, rows = static_cast<std::int64_t>(n) / cols;
+    const auto want = case_reference<Out>(*cs, t, key, static_cast<std::uint64_t>((rows + 5) * cols));
+    std::vector<Out> buf(n + 64 + 32);
+    Out* base = buf.data() + (64 - reinterpret_cast<std::uintptr_t>(buf.data()) % 64) % 64 / sizeof(Out);
+    for (const CpuTier tier : tiers())
+      for (int threads : {1, 2}) {
+        if (tier == CpuTier::portable && cs->kind != 0) continue;  // the slow loops: uniform covers its streaming
+        const paraminit::detail::ScopedCpuTier at(tier);
+        Context c = Context::cpu(threads);
+        for (std::uint64_t off : {0, 1, 3, 7, 15}) {
+          std::memset(static_cast<void*>(buf.data()), 0xAB, buf.size() * sizeof(Out));
+          run_case(c, TensorView::of(base + off, t, {static_cast<std::int64_t>(n)}), key, *cs);
+          ASSERT_EQ(std::memcmp(base + off, want.data(), n * sizeof(Out)), 0)
+              << cs->name << " " << paraminit::to_string(t) << " offset " << off << " threads " << threads << " tier "
+              << paraminit::detail::tier_name(tier);
+          const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
+          const std::size_t first = static_cast<std::size_t>(reinterpret_cast<const unsigned char*>(base + off) - bytes);
+          for (std::size_t i = 0; i < first; ++i) ASSERT_EQ(bytes[i], 0xAB) << "before the view, offset " << off;
+          for (std::size_t i = first + n * sizeof(Out); i < buf.size() * sizeof(Out); ++i)
+            ASSERT_EQ(bytes[i], 0xAB) << "after the view, offset " << off;
+        }
+        // Rows [3, 3 + rows) of a (rows + 5) x cols parameter: a window whose local size streams.
+        run_case(c, TensorView::of(base + 1, t, {rows, cols}).window(0, 3, rows + 5), key, *cs);
+        ASSERT_EQ(std::memcmp(base + 1, &want[static_cast<std::size_t>(3 * cols)], static_cast<std::size_t>(rows * cols) * sizeof(Out)), 0)
+            << cs->name << " " << paraminit::to_string(t) << " window, threads " << threads << " tier " << paraminit::detail::tier_name(tier);
+      }
+  }
+}
+TEST(Simd, StreamedFillsEqualScalarElementMathF32) { check_streamed<float>(DType::f32); }
+TEST(Simd, StreamedFillsEqualScalarElementMathF64) { check_streamed<double>(DType::f64); }
+TEST(Simd, StreamedFillsEqualScalarElementMathF16) { check_streamed<k::f16_t>(DType::f16); }
+TEST(Simd, StreamedFillsEqualScalarElementMathBF16) { check_streamed<k::bf16_t>(DType::bf16); }
+
 // Sparse fills at every tier (the gathered Philox batch and the value loop of each): in every row
 // exactly k non-zeros, each equal to the scalar reference of the dense normal() value at its
 // position. Fan-in 1031: k = 3, 15 take the scatter of kept elements (32 k <= fan-in), k = 100 the
