@@ -60,10 +60,13 @@ void run_at_tier(CpuTier tier, const F& f) {
   f();
 }
 
-// The batch's elements by simd::block where it exists for (Dist, Out) and the tier runs it
-// (simd::kBlockAtAvx512); false otherwise.
+// The batch's elements by simd::block512 (avx512 tier) or simd::block where one exists for (Dist,
+// Out), the tier runs it (simd::kBlockAtAvx512) and it takes these options; false otherwise.
 template <class Gen, class Out>
 PI_ALWAYS_INLINE bool vector_block(CpuTier tier, const Gen& gen, const std::uint32_t* words, Out* dst) {
+  if constexpr (simd::HasBlock512<typename Gen::dist_type, Out>::value) {
+    if (tier == CpuTier::avx512 && simd::block512(gen.dist, words, dst)) return true;
+  }
   if constexpr (simd::HasBlock<typename Gen::dist_type, Out>::value) {
     if (tier == CpuTier::avx2 || (tier == CpuTier::avx512 && simd::kBlockAtAvx512<typename Gen::dist_type>)) {
       simd::block(gen.dist, words, dst);

@@ -12,7 +12,15 @@
 
 #if defined(PI_SIMD_X86)
 #include <cpuid.h>
+// GCC 12's AVX-512 headers build their "undefined" vectors from themselves (__m512 __Y = __Y),
+// which -W(maybe-)uninitialized reports at every inlined use; the warning is about the header's idiom.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 #define PI_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 #define PI_AVX2_FN __attribute__((target("avx2,fma,f16c")))
 #endif
@@ -329,6 +337,34 @@ PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t*
   const UniformF32 f(d);
   for (int k = 0; k < kWords; k += 8) _mm256_storeu_ps(out + k, f(words + k));
 }
+// center + s * (2m + 1 - 2^24), m = w >> 8, of 16 words.
+__attribute__((target("avx512f"), always_inline)) inline __m512 uniform16(const std::uint32_t* w, __m512 two, __m512 bias, __m512 s,
+                                                                          __m512 center) {
+  const __m512 m = _mm512_cvtepi32_ps(_mm512_srli_epi32(_mm512_loadu_si512(w), 8));  // < 2^24: exact
+  const __m512 odd = _mm512_fmadd_ps(m, two, bias);                                  // 2m + 1 - 2^24: exact
+  return _mm512_add_ps(center, _mm512_mul_ps(s, odd));
+}
+
+__attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+  const float scale = d.half * 0x1p-24f;
+  if (!(scale * 0x1p24f == d.half) || d.lo == 0.0f) return false;  // half 2^-24 inexact, or lo a zero
+  const __m512 two = _mm512_set1_ps(2.0f), bias = _mm512_set1_ps(1.0f - 0x1p24f);
+  const __m512 center = _mm512_set1_ps(d.center), s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(d.lo), hi = _mm512_set1_ps(d.hi);
+  // center + s * odd is monotonic in odd (each rounding is): if the ends of the grid land inside
+  // [lo, hi], every element does and the clamp changes nothing.
+  const float odd_max = 0x1p24f - 1.0f;
+  const bool inside = d.center + scale * -odd_max >= d.lo && d.center + scale * odd_max <= d.hi;
+  if (inside) {
+#pragma GCC unroll 4
+    for (int k = 0; k < kWords; k += 16) _mm512_storeu_ps(out + k, uniform16(words + k, two, bias, s, center));
+  } else {
+#pragma GCC unroll 4
+    for (int k = 0; k < kWords; k += 16)  // v > hi ? hi : v after v > lo ? v : lo
+      _mm512_storeu_ps(out + k, _mm512_min_ps(hi, _mm512_max_ps(uniform16(words + k, two, bias, s, center), lo)));
+  }
+  return true;
+}
+
 PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::f16_t* out) {
   const UniformF32 f(d);
   for (int k = 0; k < kWords; k += 8) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), f16_8(f(words + k)));

@@ -37,6 +37,17 @@ void block(const kernels::NormalDist<double>& d, const std::uint32_t* words, dou
 // Central or not: the f64 quantile evaluates the same erfinv_ratio either way (kernels/math.hpp).
 void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words, double* out);
 
+// AVX-512 blocks, run by the avx512 tier where they exist (HasBlock512), in place of the loop the
+// compiler vectorizes from kernels/. Each returns false, having written nothing, for options whose
+// shortcut would not give the kernel's bits; the caller then runs its loop.
+// Uniform f32: 7 vector instructions per 16 elements where the v4 loop takes 10 -- (x >> 8) converted
+// then 2m + 1 - 2^24 by one exact fma; half * 2^-24 folded into one multiply where that product is
+// exact (the kernel's two roundings, of which the first is exact, and this one round the same real
+// number); no clamp where the grid's two ends land inside [lo, hi] (the value is monotonic in the
+// word), else the lower clamp as a max where lo is not a zero (the kernel's !(v >= lo) ? lo : v then
+// differs from max only for v == lo, the same bits).
+bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out);
+
 // dst[k] = store(f32 src[k]) for k < n: F16C's vcvtps2ph (round to nearest even) for finite input,
 // the same bits as kernels::f32_to_f16_rne. Only call when available().
 void f32_to_f16(const float* src, kernels::f16_t* dst, std::size_t n);
@@ -51,6 +62,14 @@ template <class Dist, class Out>
 struct HasBlock<Dist, Out,
                 std::void_t<decltype(block(std::declval<const Dist&>(), static_cast<const std::uint32_t*>(nullptr),
                                            static_cast<Out*>(nullptr)))>> : std::true_type {};
+
+// Whether block512(Dist, words, Out*) exists.
+template <class Dist, class Out, class = void>
+struct HasBlock512 : std::false_type {};
+template <class Dist, class Out>
+struct HasBlock512<Dist, Out,
+                   std::void_t<decltype(block512(std::declval<const Dist&>(), static_cast<const std::uint32_t*>(nullptr),
+                                                 static_cast<Out*>(nullptr)))>> : std::true_type {};
 
 // Whether the avx512 tier runs block(Dist, ...) too, rather than the element loop as GCC vectorizes
 // it for x86-64-v4: only f64 trunc_normal's (single thread, 16 Mi elements, 2026-12-02: 0.17 G/s

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "host/cpu_simd.hpp"
+#include "host/philox_batch.hpp"
 #include "host/params.hpp"
 #include "kernels/dists.hpp"
 #include "paraminit/paraminit.hpp"
@@ -53,9 +54,12 @@ struct Case {
 };
 const Case kCases[] = {
     {"uniform(-0.3, 0.7)", {-0.3, 0.7}, {}, {}, 0},
+    {"uniform(0, 1)", {0.0, 1.0}, {}, {}, 0},                 // f32: 0.5 + 0.5 (1 - 2^-24) rounds to 1, clamped
     {"uniform(0, 1e-6)", {0.0, 1e-6}, {}, {}, 0},            // f16 subnormals, rounding ties
     {"uniform(-65504, 65504)", {-65504.0, 65504.0}, {}, {}, 0},  // f16's range: clamped inside
     {"uniform(0.0395, 0.04)", {0.0395, 0.04}, {}, {}, 0},     // bounds that are not bf16/f16 numbers
+    {"uniform(0, 1e-38)", {0.0, 1e-38}, {}, {}, 0},           // f32 half * 2^-24 inexact (block512 declines)
+    {"uniform(-1.4e-45, 1)", {-1.4e-45, 1.0}, {}, {}, 0},     // f32 lo = -0 (block512 declines)
     {"normal(0.1, 0.5)", {}, {0.1, 0.5}, {}, 1},
     {"normal(0, 1e-5)", {}, {0.0, 1e-5}, {}, 1},              // f16 subnormals
     {"trunc_normal(0, 0.02, +-2s)", {}, {}, {0.0, 0.02, -0.04, 0.04}, 2},  // central
@@ -162,6 +166,35 @@ TEST(Simd, FillsEqualScalarAtLargeIndices) {
     }
 }
 
+// block512 of uniform f32 takes its shortcuts only where they give the kernel's bits: it declines
+// (writing nothing) where half * 2^-24 is not exact or lo is a zero, and where it runs, each element
+// is kernels::group's. (The fills through the API with these options are in kCases.)
+TEST(Simd, Block512UniformDeclinesWhereItsShortcutsWouldNotHold) {
+#if defined(PI_SIMD_X86)
+  if (paraminit::detail::cpu_best_tier() != CpuTier::avx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  namespace d = paraminit::detail;
+  constexpr int kWords = 4 * paraminit::detail::kPhiloxBatch;
+  std::vector<std::uint32_t> words(kWords);
+  std::mt19937 rng(7);
+  for (auto& w : words) w = static_cast<std::uint32_t>(rng());
+  words[0] = 0, words[1] = 0xffffffffu, words[2] = 0x80000000u, words[3] = 0x7fffff00u;  // the grid's ends and middle
+  struct Want { paraminit::UniformOptions u; bool runs; };
+  const Want cases[] = {{{-0.3, 0.7}, true}, {{0.0, 1.0}, true}, {{0.0, 1e-6}, true}, {{-3e38, 3e38}, true}, {{0.0, 1e-38}, false}, {{-1.4e-45, 1.0}, false}};
+  for (const Want& c : cases) {
+    const auto dist = d::make_uniform<float>("simd_test", c.u, DType::f32);
+    std::vector<float> got(kWords, -7.0f);
+    ASSERT_EQ(d::simd::block512(dist, words.data(), got.data()), c.runs) << c.u.low << " " << c.u.high;
+    for (int i = 0; i < kWords; ++i) {
+      float want = -7.0f;
+      if (c.runs) k::group(dist, &words[static_cast<std::size_t>(i)], &want);
+      ASSERT_EQ(std::memcmp(&got[static_cast<std::size_t>(i)], &want, 4), 0) << c.u.low << " " << c.u.high << " element " << i;
+    }
+  }
+#else
+  GTEST_SKIP() << "not x86-64";
+#endif
+}
+
 // Random fills large enough to stream (kStreamBytes: whole batches through an L1 buffer, then
 // non-temporal stores of whole 64-byte lines, the bytes before the first line and after the last by
 // ordinary stores) at every tier, 1 and 2 threads, starting 0-15 elements past a 64-byte boundary
@@ -170,7 +203,7 @@ TEST(Simd, FillsEqualScalarAtLargeIndices) {
 template <class Out>
 void check_streamed(DType t) {
   const std::uint64_t n = paraminit::detail::kStreamBytes / sizeof(Out) + 389;  // not a whole batch
-  const Case* cases[] = {&kCases[0], &kCases[4], &kCases[7]};
+  const Case* cases[] = {&kCases[0], &kCases[7], &kCases[10]};  // uniform, normal, trunc_normal (not central)
   for (const Case* cs : cases) {
     try {
       case_reference<Out>(*cs, t, Key{}, 1);
