@@ -25,6 +25,20 @@ struct Stats {
   std::uint64_t n = 0;
 };
 
+/// The moments of values added part by part (the parts of one parameter, in any order), in double:
+/// sums of d, d^2, d^3, d^4 for d = x - K, K the first value added (so a constant parameter sums
+/// exact zeros and a mean far from zero does not cancel).
+class StatsSums {
+ public:
+  void add(const void* data, paraminit::DType t, std::uint64_t n);  ///< n host values of dtype t
+  Stats result() const;
+
+ private:
+  bool have_k_ = false;
+  double k_ = 0, s_[4] = {};
+  std::uint64_t n_ = 0;
+};
+
 /// The moments of n host values of dtype t, in double.
 Stats host_stats(const void* data, paraminit::DType t, std::uint64_t n);
 

@@ -90,6 +90,8 @@ if [ "$mode" = main ]; then
   "$build_dir/paraminit" init --out "$build_dir/paraminit_model.safetensors" --compare-fills --compare-write
   "$build_dir/paraminit" load "$build_dir/paraminit_model.safetensors"
   "$build_dir/paraminit" bench | tee "$build_dir/bench_table.md"
+  # What bounds uniform f32 on this CPU in the same minutes: clock, vector issue rate, memset.
+  "$build_dir/bench/paraminit_core_limits"
   if [ "$want_python" != 0 ]; then
     # The peers at paraminit's thread count, each row with paraminit's time / the peer's, then the
     # Python package's own rows (call overhead, init_module of GPT-2 small against C++ and torch).
