@@ -33,6 +33,18 @@ namespace {
 
 constexpr int kRounds = 10;  // Philox4x32-10
 
+// The round keys (k0, k1) of the ten rounds, in order: the vector loops read them from this table
+// (one broadcast each; unrolled, the AVX-512 loop folds them into its instructions).
+inline void round_keys(std::uint64_t seed, std::uint32_t* keys) {
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  for (int round = 0; round < kRounds; ++round) {
+    keys[2 * round] = k0;
+    keys[2 * round + 1] = k1;
+    k0 += kernels::kPhiloxW0;
+    k1 += kernels::kPhiloxW1;
+  }
+}
+
 // (hi, lo) of the 8 lane-wise 32x32 -> 64-bit products a * m.
 __attribute__((target("avx2"), always_inline)) inline void mulhilo8(__m256i a, __m256i m, __m256i* hi, __m256i* lo) {
   // Shuffles instead of shifts where either works (they issue on more ports; ~5% faster in a
@@ -61,7 +73,7 @@ __attribute__((target("avx2"), always_inline)) inline void store_calls8(__m256i 
 // lane l of set s). The S sets are independent chains interleaved round by round: 3 sets measured
 // ~7% faster per word than 2 (0.73 vs 0.79 ns, single thread), 4 spill registers.
 template <int S>
-__attribute__((target("avx2"), always_inline)) inline void philox_sets_avx2(std::uint64_t seed, std::uint64_t stream, __m256i (&x)[S],
+__attribute__((target("avx2"), always_inline)) inline void philox_sets_avx2(const std::uint32_t* keys, std::uint64_t stream, __m256i (&x)[S],
                                                                             __m256i (&y)[S], std::uint32_t* out) {
   __m256i z[S], w[S];
   for (int s = 0; s < S; ++s) {
@@ -70,9 +82,10 @@ __attribute__((target("avx2"), always_inline)) inline void philox_sets_avx2(std:
   }
   const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kernels::kPhiloxM0));
   const __m256i m1 = _mm256_set1_epi32(static_cast<int>(kernels::kPhiloxM1));
-  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+#pragma GCC unroll 10
   for (int round = 0; round < kRounds; ++round) {
-    const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(k0)), vk1 = _mm256_set1_epi32(static_cast<int>(k1));
+    const __m256i vk0 = _mm256_set1_epi32(static_cast<int>(keys[2 * round]));
+    const __m256i vk1 = _mm256_set1_epi32(static_cast<int>(keys[2 * round + 1]));
     for (int s = 0; s < S; ++s) {
       __m256i hi0, lo0, hi1, lo1;
       mulhilo8(x[s], m0, &hi0, &lo0);
@@ -82,8 +95,6 @@ __attribute__((target("avx2"), always_inline)) inline void philox_sets_avx2(std:
       y[s] = lo1;
       w[s] = lo0;
     }
-    k0 += kernels::kPhiloxW0;
-    k1 += kernels::kPhiloxW1;
   }
   for (int s = 0; s < S; ++s) store_calls8(x[s], y[s], z[s], w[s], out + 32 * s);
 }
@@ -94,7 +105,7 @@ static_assert(kPhiloxBatch % 8 == 0, "the AVX2 batch is whole sets of 8 calls");
 constexpr int kSets2 = kPhiloxBatch / 8;
 
 template <int S>
-__attribute__((target("avx2"), always_inline)) inline void philox_pass_avx2(std::uint64_t seed, std::uint64_t stream,
+__attribute__((target("avx2"), always_inline)) inline void philox_pass_avx2(const std::uint32_t* keys, std::uint64_t stream,
                                                                             const std::uint32_t* lo, const std::uint32_t* hi,
                                                                             std::uint32_t* out) {
   __m256i x[S], y[S];
@@ -102,16 +113,18 @@ __attribute__((target("avx2"), always_inline)) inline void philox_pass_avx2(std:
     x[s] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo) + s);
     y[s] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi) + s);
   }
-  philox_sets_avx2<S>(seed, stream, x, y, out);
+  philox_sets_avx2<S>(keys, stream, x, y, out);
 }
 
 // Counters (lo[l], hi[l]) of the kPhiloxBatch calls -> out.
 __attribute__((target("avx2"))) void philox_counters_avx2(std::uint64_t seed, std::uint64_t stream, const std::uint32_t* lo,
                                                           const std::uint32_t* hi, std::uint32_t* out) {
+  std::uint32_t keys[2 * kRounds];
+  round_keys(seed, keys);
   int s = 0;
-  for (; s + 3 <= kSets2; s += 3) philox_pass_avx2<3>(seed, stream, lo + 8 * s, hi + 8 * s, out + 32 * s);
-  if constexpr (kSets2 % 3 == 2) philox_pass_avx2<2>(seed, stream, lo + 8 * s, hi + 8 * s, out + 32 * s);
-  if constexpr (kSets2 % 3 == 1) philox_pass_avx2<1>(seed, stream, lo + 8 * s, hi + 8 * s, out + 32 * s);
+  for (; s + 3 <= kSets2; s += 3) philox_pass_avx2<3>(keys, stream, lo + 8 * s, hi + 8 * s, out + 32 * s);
+  if constexpr (kSets2 % 3 == 2) philox_pass_avx2<2>(keys, stream, lo + 8 * s, hi + 8 * s, out + 32 * s);
+  if constexpr (kSets2 % 3 == 1) philox_pass_avx2<1>(keys, stream, lo + 8 * s, hi + 8 * s, out + 32 * s);
 }
 
 // The counters of calls first, first + 1, ...: false where the low word wraps inside the batch (rare:
@@ -188,13 +201,7 @@ constexpr int kSets512 = kPhiloxBatch / 16;
 __attribute__((target("avx512f"))) void philox_counters_avx512(std::uint64_t seed, std::uint64_t stream, const std::uint32_t* lo,
                                                                const std::uint32_t* hi, std::uint32_t* out) {
   std::uint32_t keys[2 * kRounds];
-  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
-  for (int round = 0; round < kRounds; ++round) {
-    keys[2 * round] = k0;
-    keys[2 * round + 1] = k1;
-    k0 += kernels::kPhiloxW0;
-    k1 += kernels::kPhiloxW1;
-  }
+  round_keys(seed, keys);
   __m512i x[kSets512], y[kSets512], z[kSets512], w[kSets512];
   for (int s = 0; s < kSets512; ++s) {
     x[s] = _mm512_loadu_si512(lo + 16 * s);
