@@ -188,13 +188,38 @@ PI_AVX2 __m256 sym_f32(__m256i x) {
 PI_AVX2 __m256 clamp8(__m256 v, __m256 lo, __m256 hi) { return _mm256_min_ps(hi, _mm256_max_ps(lo, v)); }
 PI_AVX2 __m256d clamp4(__m256d v, __m256d lo, __m256d hi) { return _mm256_min_pd(hi, _mm256_max_pd(lo, v)); }
 
-// group(UniformDist<float>) of words [8 k, 8 k + 8).
+// The shortcuts of uniform f32 that keep its bits (block512's too): half * 2^-24 exact, so that
+// center + (half 2^-24) odd is the kernel's center + half (odd 2^-24) (both round the same real
+// product once, the kernel's first rounding being exact); and the grid's two ends inside [lo, hi],
+// so that no element is clamped (the value is monotonic in the word: each rounding is).
+struct UniformShortcuts {
+  float scale;
+  bool exact, inside;
+  explicit UniformShortcuts(const kernels::UniformDist<float>& d) : scale(d.half * 0x1p-24f) {
+    const float odd_max = 0x1p24f - 1.0f;
+    exact = scale * 0x1p24f == d.half;
+    inside = d.center + scale * -odd_max >= d.lo && d.center + scale * odd_max <= d.hi;
+  }
+};
+
+// group(UniformDist<float>) of words [8 k, 8 k + 8). Where half * 2^-24 is exact: (x >> 8)
+// converted, 2m + 1 - 2^24 by one exact fma (an odd integer below 2^24), one multiply; no clamp
+// where the grid's ends land inside [lo, hi] (UniformShortcuts).
 struct UniformF32 {
-  __m256 center, half, lo, hi;
+  __m256 center, half, lo, hi, scale;
+  bool exact, inside;
   PI_AVX2 explicit UniformF32(const kernels::UniformDist<float>& d)
-      : center(_mm256_set1_ps(d.center)), half(_mm256_set1_ps(d.half)), lo(_mm256_set1_ps(d.lo)), hi(_mm256_set1_ps(d.hi)) {}
+      : center(_mm256_set1_ps(d.center)), half(_mm256_set1_ps(d.half)), lo(_mm256_set1_ps(d.lo)), hi(_mm256_set1_ps(d.hi)) {
+    const UniformShortcuts c(d);
+    scale = _mm256_set1_ps(c.scale);
+    exact = c.exact;
+    inside = c.exact && c.inside;
+  }
   PI_AVX2 __m256 operator()(const std::uint32_t* w) const {
-    return clamp8(_mm256_add_ps(center, _mm256_mul_ps(half, sym_f32(load8(w)))), lo, hi);
+    if (!exact) return clamp8(_mm256_add_ps(center, _mm256_mul_ps(half, sym_f32(load8(w)))), lo, hi);
+    const __m256 m = _mm256_cvtepi32_ps(_mm256_srli_epi32(load8(w), 8));
+    const __m256 v = _mm256_add_ps(center, _mm256_mul_ps(scale, _mm256_fmadd_ps(m, _mm256_set1_ps(2.0f), _mm256_set1_ps(1.0f - 0x1p24f))));
+    return inside ? v : clamp8(v, lo, hi);
   }
 };
 
@@ -346,21 +371,17 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 uniform16(const 
 }
 
 __attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
-  const float scale = d.half * 0x1p-24f;
-  if (!(scale * 0x1p24f == d.half) || d.lo == 0.0f) return false;  // half 2^-24 inexact, or lo a zero
+  const UniformShortcuts c(d);
+  if (!c.exact) return false;  // half 2^-24 inexact: the loop's two multiplies
   const __m512 two = _mm512_set1_ps(2.0f), bias = _mm512_set1_ps(1.0f - 0x1p24f);
-  const __m512 center = _mm512_set1_ps(d.center), s = _mm512_set1_ps(scale), lo = _mm512_set1_ps(d.lo), hi = _mm512_set1_ps(d.hi);
-  // center + s * odd is monotonic in odd (each rounding is): if the ends of the grid land inside
-  // [lo, hi], every element does and the clamp changes nothing.
-  const float odd_max = 0x1p24f - 1.0f;
-  const bool inside = d.center + scale * -odd_max >= d.lo && d.center + scale * odd_max <= d.hi;
-  if (inside) {
+  const __m512 center = _mm512_set1_ps(d.center), s = _mm512_set1_ps(c.scale), lo = _mm512_set1_ps(d.lo), hi = _mm512_set1_ps(d.hi);
+  if (c.inside) {
 #pragma GCC unroll 4
     for (int k = 0; k < kWords; k += 16) _mm512_storeu_ps(out + k, uniform16(words + k, two, bias, s, center));
   } else {
 #pragma GCC unroll 4
-    for (int k = 0; k < kWords; k += 16)  // v > hi ? hi : v after v > lo ? v : lo
-      _mm512_storeu_ps(out + k, _mm512_min_ps(hi, _mm512_max_ps(uniform16(words + k, two, bias, s, center), lo)));
+    for (int k = 0; k < kWords; k += 16)  // clamp8's MINPS(hi, MAXPS(lo, v)): kernels::clamp_ for v not NaN
+      _mm512_storeu_ps(out + k, _mm512_min_ps(hi, _mm512_max_ps(lo, uniform16(words + k, two, bias, s, center))));
   }
   return true;
 }

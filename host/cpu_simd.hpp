@@ -43,9 +43,8 @@ void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words
 // Uniform f32: 7 vector instructions per 16 elements where the v4 loop takes 10 -- (x >> 8) converted
 // then 2m + 1 - 2^24 by one exact fma; half * 2^-24 folded into one multiply where that product is
 // exact (the kernel's two roundings, of which the first is exact, and this one round the same real
-// number); no clamp where the grid's two ends land inside [lo, hi] (the value is monotonic in the
-// word), else the lower clamp as a max where lo is not a zero (the kernel's !(v >= lo) ? lo : v then
-// differs from max only for v == lo, the same bits).
+// number; it declines otherwise); no clamp where the grid's two ends land inside [lo, hi] (the
+// value is monotonic in the word). The AVX2 block takes the same shortcuts.
 bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out);
 
 // dst[k] = store(f32 src[k]) for k < n: F16C's vcvtps2ph (round to nearest even) for finite input,
