@@ -12,15 +12,7 @@
 
 #if defined(PI_SIMD_X86)
 #include <cpuid.h>
-// GCC 12's AVX-512 headers build their "undefined" vectors from themselves (__m512 __Y = __Y),
-// which -W(maybe-)uninitialized reports at every inlined use; the warning is about the header's idiom.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "x86_intrinsics.hpp"
 #define PI_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 #define PI_AVX2_FN __attribute__((target("avx2,fma,f16c")))
 #endif
@@ -198,7 +190,8 @@ struct UniformShortcuts {
   explicit UniformShortcuts(const kernels::UniformDist<float>& d) : scale(d.half * 0x1p-24f) {
     const float odd_max = 0x1p24f - 1.0f;
     exact = scale * 0x1p24f == d.half;
-    inside = d.center + scale * -odd_max >= d.lo && d.center + scale * odd_max <= d.hi;
+    // Monotonic (so the ends bound every element) for half >= 0, which make_uniform always gives.
+    inside = d.half >= 0 && d.center + scale * -odd_max >= d.lo && d.center + scale * odd_max <= d.hi;
   }
 };
 

@@ -3,15 +3,7 @@
 #include "../kernels/philox.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// GCC 12's AVX-512 headers build their "undefined" vectors from themselves (__m512i __Y = __Y),
-// which -W(maybe-)uninitialized reports at every inlined use; the warning is about the header's idiom.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "x86_intrinsics.hpp"
 #define PI_HAVE_AVX2_PATH 1
 #endif
 

@@ -60,7 +60,7 @@ const Case kCases[] = {
     {"uniform(-65504, 65504)", {-65504.0, 65504.0}, {}, {}, 0},  // f16's range: clamped inside
     {"uniform(0.0395, 0.04)", {0.0395, 0.04}, {}, {}, 0},     // bounds that are not bf16/f16 numbers
     {"uniform(0, 1e-38)", {0.0, 1e-38}, {}, {}, 0},           // f32 half * 2^-24 inexact: no shortcut
-    {"uniform(-1.4e-45, 1)", {-1.4e-45, 1.0}, {}, {}, 0},     // f32 lo = -0: clamped to it
+    {"uniform(-1.4e-45, 1)", {-1.4e-45, 1.0}, {}, {}, 0},     // f32 lo = -0 (the upper end clamps)
     {"normal(0.1, 0.5)", {}, {0.1, 0.5}, {}, 1},
     {"normal(0, 1e-5)", {}, {0.0, 1e-5}, {}, 1},              // f16 subnormals
     {"trunc_normal(0, 0.02, +-2s)", {}, {}, {0.0, 0.02, -0.04, 0.04}, 2},  // central
@@ -226,16 +226,19 @@ void check_streamed(DType t) {
     }
     // One reference serves both views: an element's bits depend only on its global index.
     const Key key{0xfeedbeefull, 31};
-    const std::int64_t cols = 4099, rows = static_cast<std::int64_t>(n) / cols;
+    // The window: rows [3, 3 + rows) of a (rows + 5) x cols parameter, one row more than n holds,
+    // so that its local size is past kStreamBytes too (and it starts inside a call: 3 cols % 4 != 0).
+    const std::int64_t cols = 4099, rows = static_cast<std::int64_t>(n) / cols + 1;
     const auto want = case_reference<Out>(*cs, t, key, static_cast<std::uint64_t>((rows + 5) * cols));
-    std::vector<Out> buf(n + 64 + 32);
+    const std::uint64_t room = std::max<std::uint64_t>(n, static_cast<std::uint64_t>(rows * cols));
+    std::vector<Out> buf(room + 64 + 32);
     Out* base = buf.data() + (64 - reinterpret_cast<std::uintptr_t>(buf.data()) % 64) % 64 / sizeof(Out);
     for (const CpuTier tier : tiers())
       for (int threads : {1, 2}) {
         if (tier == CpuTier::portable && cs->kind != 0) continue;  // the slow loops: uniform covers its streaming
         const paraminit::detail::ScopedCpuTier at(tier);
         Context c = Context::cpu(threads);
-        for (std::uint64_t off : {0, 1, 3, 7, 15}) {
+        for (std::uint64_t off = 0; off < 16; ++off) {
           std::memset(static_cast<void*>(buf.data()), 0xAB, buf.size() * sizeof(Out));
           run_case(c, TensorView::of(base + off, t, {static_cast<std::int64_t>(n)}), key, *cs);
           ASSERT_EQ(std::memcmp(base + off, want.data(), n * sizeof(Out)), 0)
@@ -247,10 +250,16 @@ void check_streamed(DType t) {
           for (std::size_t i = first + n * sizeof(Out); i < buf.size() * sizeof(Out); ++i)
             ASSERT_EQ(bytes[i], 0xAB) << "after the view, offset " << off;
         }
-        // Rows [3, 3 + rows) of a (rows + 5) x cols parameter: a window whose local size streams.
+        // The window, one element past a line: its bits, and nothing written outside it.
+        std::memset(static_cast<void*>(buf.data()), 0xAB, buf.size() * sizeof(Out));
         run_case(c, TensorView::of(base + 1, t, {rows, cols}).window(0, 3, rows + 5), key, *cs);
-        ASSERT_EQ(std::memcmp(base + 1, &want[static_cast<std::size_t>(3 * cols)], static_cast<std::size_t>(rows * cols) * sizeof(Out)), 0)
+        const std::size_t wn = static_cast<std::size_t>(rows * cols);
+        ASSERT_EQ(std::memcmp(base + 1, &want[static_cast<std::size_t>(3 * cols)], wn * sizeof(Out)), 0)
             << cs->name << " " << paraminit::to_string(t) << " window, threads " << threads << " tier " << paraminit::detail::tier_name(tier);
+        const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
+        const std::size_t first = static_cast<std::size_t>(reinterpret_cast<const unsigned char*>(base + 1) - bytes);
+        for (std::size_t i = 0; i < first; ++i) ASSERT_EQ(bytes[i], 0xAB) << "before the window";
+        for (std::size_t i = first + wn * sizeof(Out); i < buf.size() * sizeof(Out); ++i) ASSERT_EQ(bytes[i], 0xAB) << "after the window";
       }
   }
 }
