@@ -311,6 +311,47 @@ TEST(Program, TheFileHoldsTheLibrarysBitsAndCompareWriteCleansUp) {
   std::filesystem::remove_all("cw");
 }
 
+// Parameters larger than init's 512 KiB cache buffers are filled and written slab by slab (windows of
+// rows): the file still holds the bits of one fill of the whole parameter. Here 3 slabs and a short
+// last one (f32), a row count that is no multiple of the slab's (bf16, trunc_normal), rows wider
+// than a slab (one fill of the whole) and a sharded parameter (its window filled whole).
+TEST(Program, SlabsGiveTheBitsOfOneFill) {
+  {
+    std::ofstream f("slabs_spec.json");
+    f << R"({"seed": 11, "dtype": "f32", "parameters": {
+      "he": {"shape": [1000, 300], "scheme": "he_uniform", "nonlinearity": "relu"},
+      "tn": {"shape": [4097, 129], "scheme": "trunc_normal", "std": 0.02, "dtype": "bf16"},
+      "wide": {"shape": [3, 140000], "scheme": "normal", "std": 0.5},
+      "sh": {"shape": [2000, 100], "scheme": "uniform", "low": -1, "high": 1, "shard_dim": 0}}})";
+  }
+  for (const char* world : {"", " --world-size 2 --rank 1"}) {
+    const RunResult r = run(std::string("init --quiet --spec slabs_spec.json --out slabs.safetensors") + world);
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const auto f = pi::SafetensorsReader::open("slabs.safetensors");
+    pi::Context c = pi::Context::cpu(1);
+    std::vector<float> he(1000 * 300), wide(3 * 140000), sh(2000 * 100);
+    std::vector<std::uint16_t> tn(4097 * 129);
+    pi::HeOptions h;
+    h.nonlinearity = pi::Nonlinearity::relu;
+    pi::he_uniform(c, pi::TensorView::of(he.data(), pi::DType::f32, {1000, 300}), pi::key_for(11, "he"), h);
+    pi::trunc_normal(c, pi::TensorView::of(tn.data(), pi::DType::bf16, {4097, 129}), pi::key_for(11, "tn"), {0.0, 0.02, -0.04, 0.04});
+    pi::normal(c, pi::TensorView::of(wide.data(), pi::DType::f32, {3, 140000}), pi::key_for(11, "wide"), {0.0, 0.5});
+    pi::uniform(c, pi::TensorView::of(sh.data(), pi::DType::f32, {2000, 100}), pi::key_for(11, "sh"), {-1.0, 1.0});
+    auto expect_bytes = [&](const char* name, const void* want, std::size_t bytes) {
+      const auto got = bytes_of(f, *f.find(name));
+      ASSERT_EQ(got.size(), bytes) << name << world;
+      EXPECT_EQ(std::memcmp(got.data(), want, bytes), 0) << name << world;
+    };
+    expect_bytes("he", he.data(), he.size() * 4);
+    expect_bytes("tn", tn.data(), tn.size() * 2);
+    expect_bytes("wide", wide.data(), wide.size() * 4);
+    if (*world == '\0') expect_bytes("sh", sh.data(), sh.size() * 4);
+    else expect_bytes("sh", sh.data() + 1000 * 100, 1000 * 100 * 4);  // rank 1 of 2: rows 1000-1999
+  }
+  std::remove("slabs_spec.json");
+  std::remove("slabs.safetensors");
+}
+
 // ---- faults (issue 15) ----------------------------------------------------------------------------
 
 // An output that cannot be created (tests run as root, so permissions do not stop them: a path under

@@ -215,6 +215,55 @@ TEST(SafetensorsWriterErrors, DuplicateAndUnwrittenTensors) {
   std::remove("unwritten.safetensors");
 }
 
+// write_part: a tensor written in parts (in order, of uneven sizes, one of zero bytes) reads back
+// with the bytes of one write(); a part out of order, past the end or from null data is refused
+// naming the tensor and the byte, and a tensor whose parts stop short is not written.
+TEST(SafetensorsWriterParts, PartsInOrderGiveTheBytesOfOneWrite) {
+  Buffer src(DType::bf16, 37 * 5);
+  pi::normal(ctx(), src.view1d(), pi::Key{3, 4}, {0.0, 1.0});
+  const auto* bytes = static_cast<const unsigned char*>(src.data());
+  const std::uint64_t total = 37 * 5 * 2;
+  {
+    SafetensorsWriter w("parts.safetensors", {{"whole", DType::bf16, {37, 5}}, {"parts", DType::bf16, {37, 5}}, {"empty", DType::f32, {0}}});
+    w.write("whole", src.data());
+    std::uint64_t off = 0;
+    for (std::uint64_t part : {std::uint64_t{1}, std::uint64_t{0}, std::uint64_t{99}, std::uint64_t{64}}) {
+      w.write_part("parts", off, bytes + off, part);
+      off += part;
+    }
+    auto refused = [&](std::uint64_t at, const void* data, std::uint64_t n, const char* says) {
+      try {
+        w.write_part("parts", at, data, n);
+        ADD_FAILURE() << says;
+      } catch (const pi::Error& e) {
+        EXPECT_EQ(e.code(), pi::Status::invalid_argument);
+        EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("\"parts\""), std::string::npos) << e.what();
+      }
+    };
+    refused(off + 2, bytes + off + 2, 2, "the next one starts at byte 164");
+    refused(0, bytes, 2, "the next one starts at byte 164");
+    refused(off, bytes + off, total - off + 1, "runs past the tensor's 370 bytes");
+    refused(off, nullptr, 2, "data is null");
+    w.write_part("empty", 0, nullptr, 0);
+    try {
+      w.close();
+      ADD_FAILURE() << "\"parts\" is 206 bytes short";
+    } catch (const pi::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("\"parts\" was never written"), std::string::npos) << e.what();
+    }
+    w.write_part("parts", off, bytes + off, total - off);
+    w.close();
+  }
+  const auto r = SafetensorsReader::open("parts.safetensors");
+  Buffer whole(DType::bf16, 37 * 5), parts(DType::bf16, 37 * 5);
+  r.read(ctx(), "whole", TensorView::of(whole.data(), DType::bf16, {37, 5}));
+  r.read(ctx(), "parts", TensorView::of(parts.data(), DType::bf16, {37, 5}));
+  EXPECT_EQ(std::memcmp(whole.data(), src.data(), total), 0);
+  EXPECT_EQ(std::memcmp(parts.data(), src.data(), total), 0);
+  std::remove("parts.safetensors");
+}
+
 // Element and byte counts that do not fit 64 bits (the file's offsets and off_t are signed 64-bit)
 // are refused when the tensors are declared. Before the fix {2^62, 8} wrapped to 0 elements: the
 // writer accepted it, map() returned null and the reader rejected the file.

@@ -87,6 +87,7 @@ if [ "$mode" = main ]; then
   # The main job: the built-in default model (GPT-2 small + conv net + LSTM) initialized into a
   # safetensors file with one checked row per parameter, that file loaded back, then the throughput
   # table of every fill and dtype and the peers.
+  rm -f "$build_dir/paraminit_model.safetensors"  # time writing the model, not freeing the previous one
   "$build_dir/paraminit" init --out "$build_dir/paraminit_model.safetensors" --compare-fills --compare-write
   "$build_dir/paraminit" load "$build_dir/paraminit_model.safetensors"
   "$build_dir/paraminit" bench | tee "$build_dir/bench_table.md"
