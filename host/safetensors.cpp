@@ -397,16 +397,19 @@ struct SafetensorsWriter::Impl {
   std::uint64_t file_bytes = 0;
   // write_part: the file's bytes [wb_begin, wb_end) were written since write-back was last started.
   std::uint64_t wb_begin = 0, wb_end = 0;
-  void start_write_back() {
+  // all: up to wb_end; else up to the last page boundary, so the next part does not dirty a page
+  // under write-back again (which waits for its I/O where the device needs stable pages).
+  void start_write_back(bool all) {
+    const std::uint64_t end = all ? wb_end : std::max(wb_begin, wb_end & ~std::uint64_t{4095});
 #if defined(__linux__)
     // Hands the pages to the disk now, while the caller fills the next parts, so close()'s fsync
     // waits for the last few only (a 500 MB file: fsync 0.003-0.04 s after the parts against
     // 0.15-0.17 s for all of it; bench/RESULTS.md). Only a hint: a failure here is not an error,
     // and close()'s fsync reports any write error.
-    if (wb_end > wb_begin)
-      (void)::sync_file_range(fd, static_cast<off_t>(wb_begin), static_cast<off_t>(wb_end - wb_begin), SYNC_FILE_RANGE_WRITE);
+    if (end > wb_begin)
+      (void)::sync_file_range(fd, static_cast<off_t>(wb_begin), static_cast<off_t>(end - wb_begin), SYNC_FILE_RANGE_WRITE);
 #endif
-    wb_begin = wb_end;
+    wb_begin = end;
   }
   void unmap() {
     if (mapping != nullptr) ::munmap(mapping, static_cast<std::size_t>(file_bytes));
@@ -504,28 +507,30 @@ void SafetensorsWriter::write(std::string_view name, const void* data) {
 }
 
 void SafetensorsWriter::write_part(std::string_view name, std::uint64_t offset, const void* data, std::uint64_t bytes) {
-  const std::string where_ = "paraminit::SafetensorsWriter::write_part: \"" + std::string(name) + "\"";
+  auto refuse = [&](const std::string& why) {
+    detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::write_part: \"" + std::string(name) + "\"" + why);
+  };
   auto it = impl_->slots.find(name);
-  if (it == impl_->slots.end()) detail::fail(Status::invalid_argument, where_ + " was not declared");
-  if (impl_->fd < 0) detail::fail(Status::invalid_argument, where_ + ": the file is closed");
-  if (bytes > 0 && data == nullptr) detail::fail(Status::invalid_argument, where_ + ": data is null");
+  if (it == impl_->slots.end()) refuse(" was not declared");
+  if (impl_->fd < 0) refuse(": the file is closed");
+  if (bytes > 0 && data == nullptr) refuse(": data is null");
   Impl::Slot& slot = it->second;
   if (offset != slot.parts_done)
-    detail::fail(Status::invalid_argument, where_ + ": a part at byte " + std::to_string(offset) +
-                                               " (parts are written in order: the next one starts at byte " +
-                                               std::to_string(slot.parts_done) + ")");
+    refuse(": a part at byte " + std::to_string(offset) + " is out of order (parts are written in order: " +
+           (slot.parts_done == slot.bytes ? "all " + std::to_string(slot.bytes) + " bytes are written)"
+                                          : "the next one starts at byte " + std::to_string(slot.parts_done) + ")"));
   if (bytes > slot.bytes - offset)
-    detail::fail(Status::invalid_argument, where_ + ": a part of " + std::to_string(bytes) + " bytes at byte " +
-                                               std::to_string(offset) + " runs past the tensor's " + std::to_string(slot.bytes) +
-                                               " bytes");
+    refuse(": a part of " + std::to_string(bytes) + " bytes at byte " + std::to_string(offset) + " runs past the tensor's " +
+           std::to_string(slot.bytes) + " bytes");
   const std::uint64_t at = impl_->data_start + slot.begin + offset;
   detail::pwrite_all(impl_->fd, data, bytes, at, impl_->tmp);
   slot.parts_done += bytes;
-  if (at != impl_->wb_end) impl_->start_write_back(), impl_->wb_begin = at;
+  if (slot.parts_done == slot.bytes) slot.written = true;
+  if (bytes == 0) return;
+  if (at != impl_->wb_end) impl_->start_write_back(true), impl_->wb_begin = at;
   impl_->wb_end = at + bytes;
   constexpr std::uint64_t kWriteBackBytes = std::uint64_t{32} << 20;
-  if (impl_->wb_end - impl_->wb_begin >= kWriteBackBytes) impl_->start_write_back();
-  if (slot.parts_done == slot.bytes) slot.written = true;
+  if (impl_->wb_end - impl_->wb_begin >= kWriteBackBytes) impl_->start_write_back(false);
 }
 
 void* SafetensorsWriter::map(std::string_view name) {
@@ -546,7 +551,10 @@ void* SafetensorsWriter::map(std::string_view name) {
 void SafetensorsWriter::close() {
   for (const auto& [name, slot] : impl_->slots)
     if (!slot.written)
-      detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was never written");
+      detail::fail(Status::invalid_argument, "paraminit::SafetensorsWriter::close: tensor \"" + name + "\" was " +
+                                                 (slot.parts_done > 0 ? "written only to byte " + std::to_string(slot.parts_done) + " of " +
+                                                                            std::to_string(slot.bytes) + " (write_part)"
+                                                                      : std::string("never written")));
   // Durable before it is visible: without fsync a crash (of the machine, not of us) after the
   // rename can leave `path` naming an empty or partly written file, and the previous model gone.
   // fsync writes back the pages dirtied through the mapping too (munmap keeps them dirty in the page

@@ -311,45 +311,68 @@ TEST(Program, TheFileHoldsTheLibrarysBitsAndCompareWriteCleansUp) {
   std::filesystem::remove_all("cw");
 }
 
-// Parameters larger than init's 512 KiB cache buffers are filled and written slab by slab (windows of
-// rows): the file still holds the bits of one fill of the whole parameter. Here 3 slabs and a short
-// last one (f32), a row count that is no multiple of the slab's (bf16, trunc_normal), rows wider
-// than a slab (one fill of the whole) and a sharded parameter (its window filled whole).
+// On the CPU, init fills a parameter through slabs of 2^16 elements per pool thread, in buffers of
+// a slab of f64 (1 MiB at 2 threads): one that fits is filled whole into one buffer, a larger one
+// window of rows by window of rows. The file must hold the bits of one fill of the whole: several
+// slabs and a short last one (f32, f64), a row count no multiple of the slab's (bf16), exactly one
+// buffer at 2 threads (f32 512 x 512), rows wider than a slab (filled whole), rank 1 of 2 along
+// dim 0 (row windows from the shard's first row) and along dim 1 (filled whole); and --from (with
+// another seed) copies every one back, slab by slab.
 TEST(Program, SlabsGiveTheBitsOfOneFill) {
   {
     std::ofstream f("slabs_spec.json");
     f << R"({"seed": 11, "dtype": "f32", "parameters": {
       "he": {"shape": [1000, 300], "scheme": "he_uniform", "nonlinearity": "relu"},
       "tn": {"shape": [4097, 129], "scheme": "trunc_normal", "std": 0.02, "dtype": "bf16"},
+      "f64": {"shape": [1500, 100], "scheme": "normal", "std": 2, "dtype": "f64"},
+      "exact": {"shape": [512, 512], "scheme": "uniform"},
       "wide": {"shape": [3, 140000], "scheme": "normal", "std": 0.5},
-      "sh": {"shape": [2000, 100], "scheme": "uniform", "low": -1, "high": 1, "shard_dim": 0}}})";
+      "sh": {"shape": [8000, 100], "scheme": "uniform", "low": -1, "high": 1, "shard_dim": 0},
+      "sh1": {"shape": [300, 2000], "scheme": "normal", "shard_dim": 1}}})";
   }
-  for (const char* world : {"", " --world-size 2 --rank 1"}) {
-    const RunResult r = run(std::string("init --quiet --spec slabs_spec.json --out slabs.safetensors") + world);
+  pi::Context c = pi::Context::cpu(1);
+  std::vector<float> he(1000 * 300), exact(512 * 512), wide(3 * 140000), sh(8000 * 100), sh1(300 * 2000);
+  std::vector<double> f64(1500 * 100);
+  std::vector<std::uint16_t> tn(4097 * 129);
+  pi::HeOptions h;
+  h.nonlinearity = pi::Nonlinearity::relu;
+  pi::he_uniform(c, pi::TensorView::of(he.data(), pi::DType::f32, {1000, 300}), pi::key_for(11, "he"), h);
+  pi::trunc_normal(c, pi::TensorView::of(tn.data(), pi::DType::bf16, {4097, 129}), pi::key_for(11, "tn"), {0.0, 0.02, -0.04, 0.04});
+  pi::normal(c, pi::TensorView::of(f64.data(), pi::DType::f64, {1500, 100}), pi::key_for(11, "f64"), {0.0, 2.0});
+  pi::uniform(c, pi::TensorView::of(exact.data(), pi::DType::f32, {512, 512}), pi::key_for(11, "exact"), {0.0, 1.0});
+  pi::normal(c, pi::TensorView::of(wide.data(), pi::DType::f32, {3, 140000}), pi::key_for(11, "wide"), {0.0, 0.5});
+  pi::uniform(c, pi::TensorView::of(sh.data(), pi::DType::f32, {8000, 100}), pi::key_for(11, "sh"), {-1.0, 1.0});
+  pi::normal(c, pi::TensorView::of(sh1.data(), pi::DType::f32, {300, 2000}), pi::key_for(11, "sh1"), {0.0, 1.0});
+  std::vector<float> sh1_rank1;  // columns 1000-1999 of every row
+  for (int r = 0; r < 300; ++r) sh1_rank1.insert(sh1_rank1.end(), sh1.begin() + r * 2000 + 1000, sh1.begin() + (r + 1) * 2000);
+  for (const std::string args : {"", " --world-size 2 --rank 1", " --seed 99 --from slabs.safetensors"}) {
+    const bool rank1 = args.find("--rank 1") != std::string::npos;
+    const std::string out = rank1 ? "rank1.safetensors" : args.find("--from") != std::string::npos ? "copied.safetensors" : "slabs.safetensors";
+    const RunResult r = run("init --quiet --spec slabs_spec.json --out " + out + args);
     ASSERT_EQ(r.rc, 0) << r.out << r.err;
-    const auto f = pi::SafetensorsReader::open("slabs.safetensors");
-    pi::Context c = pi::Context::cpu(1);
-    std::vector<float> he(1000 * 300), wide(3 * 140000), sh(2000 * 100);
-    std::vector<std::uint16_t> tn(4097 * 129);
-    pi::HeOptions h;
-    h.nonlinearity = pi::Nonlinearity::relu;
-    pi::he_uniform(c, pi::TensorView::of(he.data(), pi::DType::f32, {1000, 300}), pi::key_for(11, "he"), h);
-    pi::trunc_normal(c, pi::TensorView::of(tn.data(), pi::DType::bf16, {4097, 129}), pi::key_for(11, "tn"), {0.0, 0.02, -0.04, 0.04});
-    pi::normal(c, pi::TensorView::of(wide.data(), pi::DType::f32, {3, 140000}), pi::key_for(11, "wide"), {0.0, 0.5});
-    pi::uniform(c, pi::TensorView::of(sh.data(), pi::DType::f32, {2000, 100}), pi::key_for(11, "sh"), {-1.0, 1.0});
+    const auto f = pi::SafetensorsReader::open(out);
     auto expect_bytes = [&](const char* name, const void* want, std::size_t bytes) {
       const auto got = bytes_of(f, *f.find(name));
-      ASSERT_EQ(got.size(), bytes) << name << world;
-      EXPECT_EQ(std::memcmp(got.data(), want, bytes), 0) << name << world;
+      ASSERT_EQ(got.size(), bytes) << name << args;
+      EXPECT_EQ(std::memcmp(got.data(), want, bytes), 0) << name << args;
     };
     expect_bytes("he", he.data(), he.size() * 4);
     expect_bytes("tn", tn.data(), tn.size() * 2);
+    expect_bytes("f64", f64.data(), f64.size() * 8);
+    expect_bytes("exact", exact.data(), exact.size() * 4);
     expect_bytes("wide", wide.data(), wide.size() * 4);
-    if (*world == '\0') expect_bytes("sh", sh.data(), sh.size() * 4);
-    else expect_bytes("sh", sh.data() + 1000 * 100, 1000 * 100 * 4);  // rank 1 of 2: rows 1000-1999
+    if (rank1) {
+      expect_bytes("sh", sh.data() + 4000 * 100, 4000 * 100 * 4);  // rows 4000-7999
+      expect_bytes("sh1", sh1_rank1.data(), sh1_rank1.size() * 4);
+    } else {
+      expect_bytes("sh", sh.data(), sh.size() * 4);
+      expect_bytes("sh1", sh1.data(), sh1.size() * 4);
+    }
   }
   std::remove("slabs_spec.json");
   std::remove("slabs.safetensors");
+  std::remove("copied.safetensors");
+  std::remove("rank1.safetensors");
 }
 
 // ---- faults (issue 15) ----------------------------------------------------------------------------

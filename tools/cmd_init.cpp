@@ -215,18 +215,23 @@ double pwrite_limit(const std::string& out, std::uint64_t bytes) {
 // pwrite() of full pages does not make.
 class SlabWriter {
  public:
-  static constexpr std::size_t kSlabBytes = std::size_t{512} << 10;  // well inside a 1 MiB L2
+  // A slab gives each of the pool's threads one of the library's CPU tasks (2^16 elements,
+  // host/cpu_fill.hpp: 256 KiB of f32, inside a core's L2), so a slab fills on every thread.
+  static constexpr std::size_t kElemsPerThread = std::size_t{1} << 16;
   static constexpr int kSlots = 4;
 
-  explicit SlabWriter(pi::SafetensorsWriter& w) : w_(w) {
-    for (auto& b : slots_) b.resize(kSlabBytes);
+  SlabWriter(pi::SafetensorsWriter& w, int threads)
+      : w_(w), elems_(kElemsPerThread * static_cast<std::size_t>(std::max(1, threads))) {
+    for (auto& b : slots_) b.resize(capacity());
     thread_ = std::thread([this] { run(); });
   }
+  std::size_t elems() const { return elems_; }                   ///< a slab's elements, any dtype
+  std::size_t capacity() const { return elems_ * sizeof(double); }  ///< a buffer's bytes: a slab of the widest dtype
   ~SlabWriter() { stop(); }
   SlabWriter(const SlabWriter&) = delete;
   SlabWriter& operator=(const SlabWriter&) = delete;
 
-  /// A free cache-sized buffer of kSlabBytes (waits for the writer to finish one).
+  /// A free buffer of capacity() bytes (waits for the writer to finish one).
   unsigned char* acquire() {
     std::unique_lock<std::mutex> lk(m_);
     cv_.wait(lk, [&] { return free_mask_ != 0 || error_; });
@@ -235,12 +240,12 @@ class SlabWriter {
     free_mask_ &= ~(1u << i);
     return slots_[static_cast<std::size_t>(i)].data();
   }
-  /// Queues bytes [offset, offset + n) of tensor `name` at data: a buffer from acquire() (freed once
-  /// written) or memory the caller keeps until drain().
-  void submit(const std::string& name, std::uint64_t offset, const unsigned char* data, std::size_t n) {
+  /// Queues bytes [offset, offset + n) of tensor *name (kept alive by the caller until drain()) at
+  /// data: a buffer from acquire() (free again once written) or memory kept until drain().
+  void submit(const std::string* name, std::uint64_t offset, const unsigned char* data, std::size_t n) {
     std::unique_lock<std::mutex> lk(m_);
     rethrow(lk);
-    jobs_.push_back({&name, offset, data, n});
+    jobs_.push_back({name, offset, data, n});
     cv_.notify_all();
   }
   /// Waits until everything queued is written.
@@ -249,6 +254,8 @@ class SlabWriter {
     cv_.wait(lk, [&] { return (jobs_.empty() && !busy_) || error_; });
     rethrow(lk);
   }
+  /// Ends the writer thread (terminal: nothing may be acquired or submitted after it); what is still
+  /// queued is dropped, so call drain() first to write it.
   void stop() {
     {
       std::lock_guard<std::mutex> lk(m_);
@@ -297,6 +304,7 @@ class SlabWriter {
   }
 
   pi::SafetensorsWriter& w_;
+  std::size_t elems_;
   std::array<std::vector<unsigned char>, kSlots> slots_;
   std::mutex m_;
   std::condition_variable cv_;
@@ -318,9 +326,11 @@ bool fills_by_rows(const Param& p) {
   return std::any_of(std::begin(kElementwise), std::end(kElementwise), [&](const char* s) { return p.scheme == s; });
 }
 
-// One parameter on the CPU through `slabs`: filled (or read from `from`) slab by slab where its
-// scheme allows, else whole into `whole`; returns its statistics and sets *fill_s to the seconds of
-// the fills and copies alone (not the waits for the writer).
+// One parameter on the CPU through `slabs`; returns its statistics and sets *fill_s to the seconds
+// of the fills and copies alone (not the waits for the writer). A parameter that fits one buffer is
+// filled (or read from `from`) whole into it; a larger one window of rows by window of rows, where
+// its values there do not depend on the rest (element-wise schemes, copies) and the rows are whole
+// rows of the file (unsharded, or sharded along dim 0); anything else whole into `whole`.
 Stats cpu_param(pi::Context& ctx, SlabWriter& slabs, std::unique_ptr<unsigned char[]>& whole, std::size_t& whole_bytes,
                 const Spec& spec, const Plan& pl, pi::SafetensorsReader* from, bool copy, double* fill_s) {
   const Param& p = *pl.p;
@@ -329,42 +339,45 @@ Stats cpu_param(pi::Context& ctx, SlabWriter& slabs, std::unique_ptr<unsigned ch
   const pi::Key key = pi::key_for(spec.seed, p.name);
   StatsSums sums;
   *fill_s = 0;
-  const std::int64_t rows = p.shape.empty() ? 0 : p.shape[0];
-  const std::size_t row_bytes = rows > 0 ? bytes / static_cast<std::size_t>(rows) : 0;
-  if (!copy && !pl.sharded && fills_by_rows(p) && bytes > SlabWriter::kSlabBytes && row_bytes <= SlabWriter::kSlabBytes) {
-    const std::int64_t step = static_cast<std::int64_t>(SlabWriter::kSlabBytes / row_bytes);
+  auto fill = [&](const pi::TensorView& v) {
+    const double t0 = now();
+    if (copy) from->read(ctx, p.name, v);
+    else apply(ctx, v, key, spec, p);
+    *fill_s += now() - t0;
+  };
+  if (bytes <= slabs.capacity()) {
+    unsigned char* buf = slabs.acquire();
+    fill(pl.view(bytes > 0 ? buf : nullptr));
+    sums.add(buf, p.dtype, n);
+    slabs.submit(&p.name, 0, buf, bytes);
+    return sums.result();
+  }
+  const std::int64_t rows = pl.local[0];  // > 0: the parameter is not empty
+  const std::size_t row_bytes = bytes / static_cast<std::size_t>(rows);
+  const std::size_t slab_bytes = slabs.elems() * pi::dtype_size(p.dtype);
+  if ((copy || fills_by_rows(p)) && (!pl.sharded || p.shard_dim == 0) && row_bytes <= slab_bytes) {
+    const std::int64_t step = static_cast<std::int64_t>(slab_bytes / row_bytes);
+    const std::int64_t first = pl.sharded ? pl.start : 0;  // the window's first row in the whole
     for (std::int64_t r0 = 0; r0 < rows; r0 += step) {
       const std::int64_t r = std::min(step, rows - r0);
       unsigned char* buf = slabs.acquire();
       pi::TensorView v = pi::TensorView::of(buf, p.dtype, {});
-      v.rank = static_cast<int>(p.shape.size());
-      for (int d = 0; d < v.rank; ++d) v.shape[d] = p.shape[static_cast<std::size_t>(d)];
+      v.rank = static_cast<int>(pl.local.size());
+      for (int d = 0; d < v.rank; ++d) v.shape[d] = pl.local[static_cast<std::size_t>(d)];
       v.shape[0] = r;
-      v = v.window(0, r0, rows);
-      const double t0 = now();
-      apply(ctx, v, key, spec, p);
-      *fill_s += now() - t0;
-      const std::size_t part = static_cast<std::size_t>(r) * row_bytes;
+      fill(v.window(0, first + r0, p.shape[0]));
       sums.add(buf, p.dtype, n / static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(r));
-      slabs.submit(p.name, static_cast<std::uint64_t>(r0) * row_bytes, buf, part);
+      slabs.submit(&p.name, static_cast<std::uint64_t>(r0) * row_bytes, buf, static_cast<std::size_t>(r) * row_bytes);
     }
     return sums.result();
   }
   slabs.drain();  // `whole` is free again
   if (whole_bytes < bytes) whole.reset(new unsigned char[bytes]), whole_bytes = bytes;
-  const double t0 = now();
-  const pi::TensorView v = pl.view(bytes > 0 ? whole.get() : nullptr);
-  if (copy) from->read(ctx, p.name, v);
-  else apply(ctx, v, key, spec, p);
-  *fill_s = now() - t0;
-  if (bytes > 0) sums.add(whole.get(), p.dtype, n);
-  std::size_t off = 0;
-  do {
-    const std::size_t part = std::min(bytes - off, SlabWriter::kSlabBytes);
-    slabs.submit(p.name, off, whole.get() + off, part);
-    off += part;
-  } while (off < bytes);
-  return bytes > 0 ? sums.result() : Stats{};
+  fill(pl.view(whole.get()));
+  sums.add(whole.get(), p.dtype, n);
+  for (std::size_t off = 0; off < bytes; off += slab_bytes)
+    slabs.submit(&p.name, off, whole.get() + off, std::min(bytes - off, slab_bytes));
+  return sums.result();
 }
 
 }  // namespace
@@ -394,7 +407,7 @@ int cmd_init(int argc, char** argv) {
     pi::SafetensorsWriter w(a.out, decls, meta);
     std::unique_ptr<unsigned char[]> whole;  // outlives `slabs`, whose queue may point into it
     std::size_t whole_bytes = 0;
-    std::unique_ptr<SlabWriter> slabs = cuda ? nullptr : std::make_unique<SlabWriter>(w);
+    std::unique_ptr<SlabWriter> slabs = cuda ? nullptr : std::make_unique<SlabWriter>(w, ctx.threads());
     if (!a.quiet) print_init_header();
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const Plan& pl = plan[i];

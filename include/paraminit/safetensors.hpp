@@ -100,9 +100,13 @@ class SafetensorsWriter {
   /// Writes `bytes` bytes of tensor `name` from host memory at `offset` bytes into the tensor: a
   /// tensor written part by part, in order (each part starts where the previous one ended), counts
   /// as written once its last byte is. Lets a caller fill a large tensor slab by slab in a small
-  /// buffer that stays in cache. Errors (Status::invalid_argument, nothing written): an undeclared
-  /// name, a closed file, null data with bytes > 0, a part that does not start where the previous
-  /// one ended or runs past the tensor's end.
+  /// buffer that stays in cache. Write-back of the parts is started every 32 MiB (Linux:
+  /// sync_file_range), so close()'s fsync has only the last ones left. Errors
+  /// (Status::invalid_argument, nothing written): an undeclared name, a closed file, null data with
+  /// bytes > 0, a part that does not start where the previous one ended or runs past the tensor's
+  /// end; Status::io when the write fails (the part may be partly written; the same part may be
+  /// written again). write() and map() do not count as parts: mix them with write_part on one
+  /// tensor and the parts still start at byte 0.
   void write_part(std::string_view name, std::uint64_t offset, const void* data, std::uint64_t bytes);
   /// Tensor `name`'s bytes inside the file, mapped into memory (MAP_SHARED; the whole file is mapped
   /// on the first call): fill them in place and the file gets them without a copy. Marks the tensor
