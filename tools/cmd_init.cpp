@@ -11,7 +11,6 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
-#include <iterator>
 #include <mutex>
 #include <thread>
 #include <cerrno>
@@ -315,17 +314,6 @@ class SlabWriter {
   std::thread thread_;
 };
 
-// Whether p's values at a row window of dim 0 are the same bits as the whole's rows there, with the
-// same cost per element: the element-wise schemes (their values depend on the global index; the
-// fan-based scales on the global shape, which a window keeps).
-bool fills_by_rows(const Param& p) {
-  static const char* const kElementwise[] = {"constant", "zeros", "ones", "relu_bias", "uniform", "normal", "trunc_normal",
-                                             "lecun_uniform", "lecun_normal", "glorot_uniform", "xavier_uniform", "glorot_normal",
-                                             "xavier_normal", "he_uniform", "kaiming_uniform", "he_normal", "kaiming_normal",
-                                             "variance_scaling", "fan_in_uniform"};
-  return std::any_of(std::begin(kElementwise), std::end(kElementwise), [&](const char* s) { return p.scheme == s; });
-}
-
 // One parameter on the CPU through `slabs`; returns its statistics and sets *fill_s to the seconds
 // of the fills and copies alone (not the waits for the writer). A parameter that fits one buffer is
 // filled (or read from `from`) whole into it; a larger one window of rows by window of rows, where
@@ -355,7 +343,7 @@ Stats cpu_param(pi::Context& ctx, SlabWriter& slabs, std::unique_ptr<unsigned ch
   const std::int64_t rows = pl.local[0];  // > 0: the parameter is not empty
   const std::size_t row_bytes = bytes / static_cast<std::size_t>(rows);
   const std::size_t slab_bytes = slabs.elems() * pi::dtype_size(p.dtype);
-  if ((copy || fills_by_rows(p)) && (!pl.sharded || p.shard_dim == 0) && row_bytes <= slab_bytes) {
+  if ((copy || scheme_is_elementwise(p.scheme)) && (!pl.sharded || p.shard_dim == 0) && row_bytes <= slab_bytes) {
     const std::int64_t step = static_cast<std::int64_t>(slab_bytes / row_bytes);
     const std::int64_t first = pl.sharded ? pl.start : 0;  // the window's first row in the whole
     for (std::int64_t r0 = 0; r0 < rows; r0 += step) {

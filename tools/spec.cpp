@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <set>
 
 namespace paraminit_program {
 namespace {
@@ -27,11 +28,20 @@ const std::map<std::string, std::vector<std::string>> kSchemeFields = {
     {"output_bias", {"activation", "centered", "stats"}}, {"variance_parameter", {"kind", "variances"}},
 };
 
+// The schemes of kSchemeFields whose values depend only on the element's global index and shape.
+const std::set<std::string> kElementwise = {
+    "constant",     "zeros",          "ones",         "relu_bias",       "uniform",        "normal",
+    "trunc_normal", "lecun_uniform",  "lecun_normal", "glorot_uniform",  "xavier_uniform", "glorot_normal",
+    "xavier_normal", "he_uniform",    "he_normal",    "kaiming_uniform", "kaiming_normal", "variance_scaling",
+    "fan_in_uniform"};
+
 // A bound on the parameters of one spec (with repeat's copies): a model has thousands of tensors;
 // a count of 10^12 must be an error, not hours of parsing until memory runs out.
 constexpr std::size_t kMaxParams = 100000;
 
 }  // namespace
+
+bool scheme_is_elementwise(const std::string& scheme) { return kElementwise.count(scheme) != 0; }
 
 std::string library_reason(const pi::Error& e) {
   const std::string w = e.what();

@@ -88,6 +88,11 @@ struct Opt {
   double negative_slope() const;
 };
 
+/// Whether `scheme` is element-wise: each value depends only on its global index and the global
+/// shape, so a window of rows fills with the whole's bits at the whole's cost per element (init's
+/// slabs). The structured schemes (orthogonal, sparse, eye, ...) are not.
+bool scheme_is_elementwise(const std::string& scheme);
+
 /// Runs the parameter's scheme on view v. Throws SpecError for option problems, paraminit::Error
 /// for the rest (the library's own validation of shapes and values).
 void apply(paraminit::Context& ctx, const paraminit::TensorView& v, paraminit::Key key, const Spec& spec, const Param& p);
