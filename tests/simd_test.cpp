@@ -209,6 +209,47 @@ TEST(Simd, UniformF32BlocksTakeShortcutsOnlyWhereTheyHold) {
 #endif
 }
 
+// The AVX-512 normal f32 block against kernels::group pair by pair, on every angle the kernel can
+// draw (2 open01_f32 depends on the word's top 24 bits: all 2^24 of them, each quadrant's edges
+// included) with radius words spread over the 32 bits (an odd multiplier permutes them) and their
+// edges (0: the smallest u; 0xffffff80 and up: fl(x) = 2^32, u = 1, radius 0). f32, bf16 and f16,
+// the last with a std whose values are f16 subnormals.
+template <class Out>
+void check_normal_block512(const paraminit::NormalOptions& o, DType t) {
+  namespace d = paraminit::detail;
+  constexpr int kWords = 4 * d::kPhiloxBatch, kPairs = kWords / 2;
+  const auto dist = d::make_normal<float>("simd_test", o, t);
+  const std::uint32_t edges[] = {0, 1, 0x7fffffffu, 0x80000000u, 0xffffff7fu, 0xffffff80u, 0xfffffffeu, 0xffffffffu};
+  std::vector<std::uint32_t> words(kWords);
+  std::vector<Out> got(2 * kPairs), want(2 * kPairs);
+  for (std::uint32_t first = 0; first < (1u << 24); first += kPairs) {
+    for (int q = 0; q < kPairs; ++q) {
+      const std::uint32_t a = (first + static_cast<std::uint32_t>(q)) & 0xffffffu;  // the angle's 24 bits
+      words[2 * q] = a < 8 ? edges[a] : a * 0x9E3779B1u;
+      words[2 * q + 1] = (a << 8) | (a * 37u & 0xffu);
+      float z[2];
+      k::group(dist, &words[2 * q], z);
+      k::store(&want[2 * q], z[0]);
+      k::store(&want[2 * q + 1], z[1]);
+    }
+    ASSERT_TRUE(d::simd::block512(dist, words.data(), got.data()));
+    ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(Out)), 0)
+        << paraminit::to_string(t) << " normal(" << o.mean << ", " << o.std << "), angles from " << first;
+  }
+}
+
+TEST(Simd, NormalBlock512EqualsKernelOnEveryAngle) {
+#if defined(PI_SIMD_X86)
+  if (paraminit::detail::cpu_best_tier() != CpuTier::avx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check_normal_block512<float>({0.1, 0.5}, DType::f32);
+  check_normal_block512<k::bf16_t>({0.1, 0.5}, DType::bf16);
+  check_normal_block512<k::f16_t>({0.1, 0.5}, DType::f16);
+  check_normal_block512<k::f16_t>({0.0, 1e-5}, DType::f16);
+#else
+  GTEST_SKIP() << "not x86-64";
+#endif
+}
+
 // Random fills large enough to stream (kStreamBytes, kStreams: whole batches through an L1 buffer, then
 // non-temporal stores of whole 64-byte lines, the bytes before the first line and after the last by
 // ordinary stores) at every tier, 1 and 2 threads, starting 0-15 elements past a 64-byte boundary
