@@ -266,28 +266,40 @@ PI_AVX2 __m256d fma4(__m256d a, __m256d b, __m256d c) { return _mm256_fmadd_pd(a
 PI_AVX2 __m256d set4(double v) { return _mm256_set1_pd(v); }
 PI_AVX2 __m256d sel4(__m256d mask, __m256d yes, __m256d no) { return _mm256_blendv_pd(no, yes, mask); }
 
-// kernels::log_(double), lane-wise.
+// kernels::log_(double), lane-wise, of V vectors (x[0, V)): each step on all V before the next, as
+// radius16 (the chain of one vector, a division and ~25 dependent steps, is latency-bound).
+template <int V>
+PI_AVX2 void log4(const __m256d* x, __m256d* out) {
+  __m256d fe[V], f[V], s[V], z[V], r[V], hfsq[V];
+  for (int v = 0; v < V; ++v) {
+    const __m256d sub = _mm256_cmp_pd(x[v], set4(0x1p-1022), _CMP_LT_OQ);
+    const __m256d xs = sel4(sub, _mm256_mul_pd(x[v], set4(0x1p54)), x[v]);
+    // hx + (0x3ff00000 - 0x3fe6a09e) on the high word: a 64-bit add of that << 32 (the low word is
+    // untouched; a carry out of bit 63 is the 32-bit wrap).
+    const __m256i bits = _mm256_add_epi64(_mm256_castpd_si256(xs), _mm256_set1_epi64x(std::int64_t{0x3ff00000 - 0x3fe6a09e} << 32));
+    // e = (hx >> 20) - 1023 - (sub ? 54 : 0), as a double: (bits >> 52) < 2^12 through the 2^52 trick.
+    const __m256d eb = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), _mm256_castpd_si256(set4(0x1p52)))),
+                                     set4(0x1p52));
+    fe[v] = _mm256_sub_pd(_mm256_sub_pd(eb, set4(1023.0)), _mm256_and_pd(sub, set4(54.0)));
+    const __m256i m = _mm256_add_epi64(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+                                       _mm256_set1_epi64x(std::int64_t{0x3fe6a09e} << 32));
+    f[v] = _mm256_sub_pd(_mm256_castsi256_pd(m), set4(1.0));
+  }
+  for (int v = 0; v < V; ++v) s[v] = _mm256_div_pd(f[v], _mm256_add_pd(set4(2.0), f[v]));
+  for (int v = 0; v < V; ++v) hfsq[v] = _mm256_mul_pd(_mm256_mul_pd(set4(0.5), f[v]), f[v]);
+  for (int v = 0; v < V; ++v) z[v] = _mm256_mul_pd(s[v], s[v]), r[v] = set4(2.0 / 25.0);
+  for (int k = 11; k >= 1; --k)
+    for (int v = 0; v < V; ++v) r[v] = fma4(z[v], r[v], set4(2.0 / (2 * k + 1)));
+  for (int v = 0; v < V; ++v) {
+    r[v] = _mm256_mul_pd(z[v], r[v]);
+    const __m256d inner = _mm256_add_pd(_mm256_mul_pd(s[v], _mm256_add_pd(hfsq[v], r[v])), _mm256_mul_pd(fe[v], set4(0x1.473de6af278edp-34)));
+    out[v] = _mm256_sub_pd(_mm256_mul_pd(fe[v], set4(0x1.62e42fefp-1)), _mm256_sub_pd(_mm256_sub_pd(hfsq[v], inner), f[v]));
+  }
+}
 PI_AVX2 __m256d log4(__m256d x) {
-  const __m256d sub = _mm256_cmp_pd(x, set4(0x1p-1022), _CMP_LT_OQ);
-  const __m256d xs = sel4(sub, _mm256_mul_pd(x, set4(0x1p54)), x);
-  // hx + (0x3ff00000 - 0x3fe6a09e) on the high word: a 64-bit add of that << 32 (the low word is
-  // untouched; a carry out of bit 63 is the 32-bit wrap).
-  const __m256i bits = _mm256_add_epi64(_mm256_castpd_si256(xs), _mm256_set1_epi64x(std::int64_t{0x3ff00000 - 0x3fe6a09e} << 32));
-  // e = (hx >> 20) - 1023 - (sub ? 54 : 0), as a double: (bits >> 52) < 2^12 through the 2^52 trick.
-  const __m256d eb = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), _mm256_castpd_si256(set4(0x1p52)))),
-                                   set4(0x1p52));
-  const __m256d fe = _mm256_sub_pd(_mm256_sub_pd(eb, set4(1023.0)), _mm256_and_pd(sub, set4(54.0)));
-  const __m256i m = _mm256_add_epi64(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000fffffffffffffLL)),
-                                     _mm256_set1_epi64x(std::int64_t{0x3fe6a09e} << 32));
-  const __m256d f = _mm256_sub_pd(_mm256_castsi256_pd(m), set4(1.0));
-  const __m256d s = _mm256_div_pd(f, _mm256_add_pd(set4(2.0), f));
-  const __m256d z = _mm256_mul_pd(s, s);
-  __m256d r = set4(2.0 / 25.0);
-  for (int k = 11; k >= 1; --k) r = fma4(z, r, set4(2.0 / (2 * k + 1)));
-  r = _mm256_mul_pd(z, r);
-  const __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(set4(0.5), f), f);
-  const __m256d inner = _mm256_add_pd(_mm256_mul_pd(s, _mm256_add_pd(hfsq, r)), _mm256_mul_pd(fe, set4(0x1.473de6af278edp-34)));
-  return _mm256_sub_pd(_mm256_mul_pd(fe, set4(0x1.62e42fefp-1)), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
+  __m256d out;
+  log4<1>(&x, &out);
+  return out;
 }
 
 // kernels::sincospi_(double), lane-wise (v in the domain |v| <= 2^20).
@@ -577,22 +589,29 @@ PI_AVX2_FN void block(const kernels::TruncNormalDist<double>& d, const std::uint
   constexpr int N = kWords / 2;  // elements
   alignas(32) double wv[N], yv[N];
   const __m256d one = set4(1.0), two = set4(2.0);
-  for (int k = 0; k < N; k += 4) {
-    const __m256d u = open01_f64(hilo4(words + 2 * k));
-    // kernels::trunc_normal_prep
-    const __m256d low_side = _mm256_cmp_pd(u, set4(d.u0), _CMP_LT_OQ);
-    const __m256d alpha = sel4(low_side, set4(d.lower.alpha), set4(d.upper.alpha));
-    const __m256d beta = sel4(low_side, set4(d.lower.beta), set4(d.upper.beta));
-    const __m256d b = sel4(low_side, set4(d.lower.b), set4(d.upper.b));
-    const __m256d t = _mm256_add_pd(alpha, _mm256_mul_pd(sel4(low_side, u, _mm256_sub_pd(one, u)), beta));
-    const __m256d r = _mm256_mul_pd(b, t);
-    const __m256d y_tail = _mm256_sub_pd(one, _mm256_mul_pd(two, r));
-    const __m256d yc = _mm256_add_pd(set4(d.y_a), _mm256_mul_pd(u, set4(d.y_span)));
-    const __m256d centre = _mm256_and_pd(_mm256_cmp_pd(yc, set4(0.5), _CMP_LE_OQ), _mm256_cmp_pd(yc, set4(-0.5), _CMP_GE_OQ));
-    const __m256d x = sel4(centre, _mm256_mul_pd(_mm256_sub_pd(one, yc), _mm256_add_pd(one, yc)), _mm256_mul_pd(t, _mm256_sub_pd(one, r)));
-    const __m256d base = sel4(centre, _mm256_setzero_pd(), sel4(low_side, set4(d.lower.w0), set4(d.upper.w0)));
-    _mm256_store_pd(yv + k, sel4(centre, yc, sel4(low_side, _mm256_xor_pd(y_tail, set4(-0.0)), y_tail)));
-    _mm256_store_pd(wv + k, _mm256_sub_pd(base, log4(x)));  // kernels::trunc_normal_w
+  constexpr int V = 4;  // vectors per step of the first loop (log4<V>)
+  static_assert(N % (4 * V) == 0, "whole steps");
+  for (int k0 = 0; k0 < N; k0 += 4 * V) {
+    __m256d x[V], base[V], ln[V];
+    for (int v = 0; v < V; ++v) {
+      const int k = k0 + 4 * v;
+      const __m256d u = open01_f64(hilo4(words + 2 * k));
+      // kernels::trunc_normal_prep
+      const __m256d low_side = _mm256_cmp_pd(u, set4(d.u0), _CMP_LT_OQ);
+      const __m256d alpha = sel4(low_side, set4(d.lower.alpha), set4(d.upper.alpha));
+      const __m256d beta = sel4(low_side, set4(d.lower.beta), set4(d.upper.beta));
+      const __m256d b = sel4(low_side, set4(d.lower.b), set4(d.upper.b));
+      const __m256d t = _mm256_add_pd(alpha, _mm256_mul_pd(sel4(low_side, u, _mm256_sub_pd(one, u)), beta));
+      const __m256d r = _mm256_mul_pd(b, t);
+      const __m256d y_tail = _mm256_sub_pd(one, _mm256_mul_pd(two, r));
+      const __m256d yc = _mm256_add_pd(set4(d.y_a), _mm256_mul_pd(u, set4(d.y_span)));
+      const __m256d centre = _mm256_and_pd(_mm256_cmp_pd(yc, set4(0.5), _CMP_LE_OQ), _mm256_cmp_pd(yc, set4(-0.5), _CMP_GE_OQ));
+      x[v] = sel4(centre, _mm256_mul_pd(_mm256_sub_pd(one, yc), _mm256_add_pd(one, yc)), _mm256_mul_pd(t, _mm256_sub_pd(one, r)));
+      base[v] = sel4(centre, _mm256_setzero_pd(), sel4(low_side, set4(d.lower.w0), set4(d.upper.w0)));
+      _mm256_store_pd(yv + k, sel4(centre, yc, sel4(low_side, _mm256_xor_pd(y_tail, set4(-0.0)), y_tail)));
+    }
+    log4<V>(x, ln);
+    for (int v = 0; v < V; ++v) _mm256_store_pd(wv + k0 + 4 * v, _mm256_sub_pd(base[v], ln[v]));  // kernels::trunc_normal_w
   }
   static_assert(N % 16 == 0, "fours of vectors");
   for (int k = 0; k < N; k += 16) {  // kernels::trunc_normal_finish
