@@ -402,7 +402,8 @@ namespace {
 PI_V4 __m512 set16(float v) { return _mm512_set1_ps(v); }
 PI_V4 __m512i set16i(std::uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
 
-// kernels::box_muller_radius(kernels::unit_f32(x)) of V vectors of 16 words: sqrt(-2 ln u). unit_f32's
+// kernels::box_muller_radius(kernels::unit_f32(x)) of V vectors of 16 words before its square root:
+// -2 ln u (the caller takes the root where the divider is otherwise idle). unit_f32's
 // product fl(x) 2^-32 is exact, so its sum is the fma's one rounding; u >= 2^-33 is never
 // subnormal, so log_'s rescaling never applies. Each step on all V vectors before the next: the
 // chain of one vector (a division, a square root, ~20 dependent steps: ~100 cycles) is latency-bound,
@@ -429,7 +430,7 @@ PI_V4 void radius16(const __m512i* x, __m512* out) {
     const __m512 inner = _mm512_add_ps(_mm512_mul_ps(s[v], _mm512_add_ps(hfsq[v], r[v])), _mm512_mul_ps(fe[v], set16(0x1.0bfbe8p-15f)));
     r[v] = _mm512_sub_ps(_mm512_mul_ps(fe[v], set16(0x1.62ep-1f)), _mm512_sub_ps(_mm512_sub_ps(hfsq[v], inner), f[v]));  // ln u
   }
-  for (int v = 0; v < V; ++v) out[v] = _mm512_sqrt_ps(_mm512_mul_ps(set16(-2.0f), r[v]));
+  for (int v = 0; v < V; ++v) out[v] = _mm512_mul_ps(set16(-2.0f), r[v]);
 }
 
 // kernels::sincospi_(2 open01_f32(w)) of V vectors of 16 words, step by step as radius16.
@@ -497,9 +498,11 @@ PI_V4 void store_pairs16(__m512 a, __m512 b, kernels::f16_t* out) {
   _mm512_storeu_si512(out, _mm512_permutexvar_epi16(_mm512_load_si512(kOrder), both));
 }
 
-// Generator<NormalDist<float>>::groups: in two loops as there, the radii (a logarithm, a division
-// and a square root each) of the batch's 2 kPhiloxBatch pairs into L1, then the rotations with the
-// affine map and the rounding to Out. Pair q takes words 2q (radius) and 2q + 1 (angle).
+// Generator<NormalDist<float>>::groups: in two loops as there, -2 ln u (a division each) of the
+// batch's 2 kPhiloxBatch pairs into L1, then the radii's square roots and the rotations with the
+// affine map and the rounding to Out: the divisions and roots (5.8 and 9.5 cycles a vector on the
+// Zen 4's divider) in different loops, each overlapped by the other work of its loop.
+// Pair q takes words 2q (radius) and 2q + 1 (angle).
 template <class Out>
 PI_V4 void normal_block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, Out* out) {
   constexpr int N = kWords / 2, V1 = 4, V2 = 2;  // pairs; vectors per step of each loop
@@ -523,7 +526,7 @@ PI_V4 void normal_block512(const kernels::NormalDist<float>& d, const std::uint3
       w[v] = _mm512_permutex2var_epi32(_mm512_loadu_si512(words + 2 * q + 32 * v), odd, _mm512_loadu_si512(words + 2 * q + 32 * v + 16));
     sincospi16<V2>(w, s, c);
     for (int v = 0; v < V2; ++v) {
-      const __m512 r = _mm512_load_ps(radius + q + 16 * v);
+      const __m512 r = _mm512_sqrt_ps(_mm512_load_ps(radius + q + 16 * v));
       store_pairs16(_mm512_add_ps(mean, _mm512_mul_ps(sd, _mm512_mul_ps(r, c[v]))),
                     _mm512_add_ps(mean, _mm512_mul_ps(sd, _mm512_mul_ps(r, s[v]))), out + 2 * q + 32 * v);
     }
