@@ -393,157 +393,159 @@ __attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<floa
   return true;
 }
 
-// ---- normal f32 (AVX-512) ------------------------------------------------------------------------
+// ---- normal f32: one block, two widths (cpu_simd_normal.inc) -------------------------------------
 
 #define PI_V4 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl"), always_inline)) inline
 #define PI_V4_FN __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
 
 namespace {
-PI_V4 __m512 set16(float v) { return _mm512_set1_ps(v); }
-PI_V4 __m512i set16i(std::uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
-
-// kernels::box_muller_radius(kernels::unit_f32(x)) of V vectors of 16 words before its square root:
-// -2 ln u (the caller takes the root where the divider is otherwise idle). unit_f32's
-// product fl(x) 2^-32 is exact, so its sum is the fma's one rounding; u >= 2^-33 is never
-// subnormal, so log_'s rescaling never applies. Each step on all V vectors before the next: the
-// chain of one vector (a division, a square root, ~20 dependent steps: ~100 cycles) is latency-bound,
-// and the scheduler sees independent work only where it sits close in program order.
-template <int V>
-PI_V4 void radius16(const __m512i* x, __m512* out) {
-  __m512 f[V], fe[V], s[V], z[V], r[V], hfsq[V];
-  for (int v = 0; v < V; ++v) {
-    const __m512 u = _mm512_fmadd_ps(_mm512_cvtepu32_ps(x[v]), set16(0x1p-32f), set16(0x1p-33f));
-    const __m512i ix = _mm512_add_epi32(_mm512_castps_si512(u), set16i(0x3f800000u - 0x3f3504f3u));
-    fe[v] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(ix, 23), set16i(127)));
-    const __m512i m = _mm512_add_epi32(_mm512_and_si512(ix, set16i(0x007fffffu)), set16i(0x3f3504f3u));
-    f[v] = _mm512_sub_ps(_mm512_castsi512_ps(m), set16(1.0f));
-  }
-  for (int v = 0; v < V; ++v) s[v] = _mm512_div_ps(f[v], _mm512_add_ps(set16(2.0f), f[v]));
-  for (int v = 0; v < V; ++v) hfsq[v] = _mm512_mul_ps(_mm512_mul_ps(set16(0.5f), f[v]), f[v]);
-  for (int v = 0; v < V; ++v) z[v] = _mm512_mul_ps(s[v], s[v]);
-  for (int v = 0; v < V; ++v) r[v] = _mm512_fmadd_ps(z[v], set16(2.0f / 11.0f), set16(2.0f / 9.0f));
-  for (int v = 0; v < V; ++v) r[v] = _mm512_fmadd_ps(z[v], r[v], set16(2.0f / 7.0f));
-  for (int v = 0; v < V; ++v) r[v] = _mm512_fmadd_ps(z[v], r[v], set16(2.0f / 5.0f));
-  for (int v = 0; v < V; ++v) r[v] = _mm512_fmadd_ps(z[v], r[v], set16(2.0f / 3.0f));
-  for (int v = 0; v < V; ++v) r[v] = _mm512_mul_ps(z[v], r[v]);
-  for (int v = 0; v < V; ++v) {
-    const __m512 inner = _mm512_add_ps(_mm512_mul_ps(s[v], _mm512_add_ps(hfsq[v], r[v])), _mm512_mul_ps(fe[v], set16(0x1.0bfbe8p-15f)));
-    r[v] = _mm512_sub_ps(_mm512_mul_ps(fe[v], set16(0x1.62ep-1f)), _mm512_sub_ps(_mm512_sub_ps(hfsq[v], inner), f[v]));  // ln u
-  }
-  for (int v = 0; v < V; ++v) out[v] = _mm512_mul_ps(set16(-2.0f), r[v]);
+namespace normal_v3 {  // AVX2 + FMA + F16C: 8 lanes
+#define PI_BLOCK PI_AVX2
+using F = __m256;
+using I = __m256i;
+constexpr int kLanes = 8, kV1 = 2, kV2 = 2;  // vectors per step of the two loops (16 ymm registers)
+PI_BLOCK F setf(float v) { return _mm256_set1_ps(v); }
+PI_BLOCK I seti(std::uint32_t v) { return _mm256_set1_epi32(static_cast<int>(v)); }
+PI_BLOCK F add(F a, F b) { return _mm256_add_ps(a, b); }
+PI_BLOCK F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+PI_BLOCK F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+PI_BLOCK F div(F a, F b) { return _mm256_div_ps(a, b); }
+PI_BLOCK F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+PI_BLOCK F fnmadd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
+PI_BLOCK F sqrt_(F a) { return _mm256_sqrt_ps(a); }
+PI_BLOCK F floor_(F a) { return _mm256_floor_ps(a); }
+PI_BLOCK I addi(I a, I b) { return _mm256_add_epi32(a, b); }
+PI_BLOCK I subi(I a, I b) { return _mm256_sub_epi32(a, b); }
+PI_BLOCK I andi(I a, I b) { return _mm256_and_si256(a, b); }
+PI_BLOCK I ori(I a, I b) { return _mm256_or_si256(a, b); }
+template <int n>
+PI_BLOCK I srli(I a) { return _mm256_srli_epi32(a, n); }
+template <int n>
+PI_BLOCK I slli(I a) { return _mm256_slli_epi32(a, n); }
+PI_BLOCK F cvt_i32(I a) { return _mm256_cvtepi32_ps(a); }
+PI_BLOCK I cvtt(F a) { return _mm256_cvttps_epi32(a); }
+PI_BLOCK I asi(F a) { return _mm256_castps_si256(a); }
+PI_BLOCK F asf(I a) { return _mm256_castsi256_ps(a); }
+PI_BLOCK F loadf(const float* p) { return _mm256_load_ps(p); }
+PI_BLOCK void storef(float* p, F v) { _mm256_store_ps(p, v); }
+PI_BLOCK void storei(void* p, I v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+// A word as a float rounded to nearest even (AVX2 has no vcvtudq2ps): its 16-bit halves are exact
+// floats, and hi 2^16 + lo is the fma's one rounding of the word.
+PI_BLOCK F cvt_u32(I x) { return fmadd(cvt_i32(srli<16>(x)), setf(65536.0f), cvt_i32(andi(x, seti(0xffffu)))); }
+PI_BLOCK void swap_odd(I q, F sp, F cp, F* ss, F* cc) {
+  const F odd = asf(_mm256_cmpeq_epi32(andi(q, seti(1)), seti(1)));
+  *ss = _mm256_blendv_ps(sp, cp, odd);
+  *cc = _mm256_blendv_ps(cp, sp, odd);
 }
-
-// kernels::sincospi_(2 open01_f32(w)) of V vectors of 16 words, step by step as radius16.
-// 2 open01_f32(w) = ((w >> 8) | 1) 2^-23, exact; quadrant_and_rest's 2v (exact) + 1/2 is the fma's
-// one rounding, and v - n/2 (n/2 exact) the fnmadd's; place_quadrant's negations are sign flips:
-// q << 30 holds q & 2 in the sign bit.
-template <int V>
-PI_V4 void sincospi16(const __m512i* w, __m512* s, __m512* c) {
-  __m512 r[V], z[V], sp[V], cp[V];
-  __m512i q[V];
-  for (int v = 0; v < V; ++v) {
-    const __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_or_si512(_mm512_srli_epi32(w[v], 8), set16i(1))), set16(0x1p-23f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(a, set16(2.0f), set16(0.5f)), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    r[v] = _mm512_fnmadd_ps(n, set16(0.5f), a);
-    q[v] = _mm512_cvttps_epi32(n);  // an integer: exact
-  }
-  for (int v = 0; v < V; ++v) z[v] = _mm512_mul_ps(r[v], r[v]);
-  for (int v = 0; v < V; ++v) sp[v] = _mm512_fmadd_ps(z[v], set16(0x1.507834p-4f), set16(-0x1.32d2ccp-1f));
-  for (int v = 0; v < V; ++v) cp[v] = _mm512_fmadd_ps(z[v], set16(-0x1.a6d1f2p-6f), set16(0x1.e1f506p-3f));
-  for (int v = 0; v < V; ++v) sp[v] = _mm512_fmadd_ps(z[v], sp[v], set16(0x1.466bc6p+1f));
-  for (int v = 0; v < V; ++v) cp[v] = _mm512_fmadd_ps(z[v], cp[v], set16(-0x1.55d3c8p+0f));
-  for (int v = 0; v < V; ++v) sp[v] = _mm512_fmadd_ps(z[v], sp[v], set16(-0x1.4abbcep+2f));
-  for (int v = 0; v < V; ++v) cp[v] = _mm512_fmadd_ps(z[v], cp[v], set16(0x1.03c1f0p+2f));
-  for (int v = 0; v < V; ++v)
-    sp[v] = _mm512_fmadd_ps(r[v], set16(0x1.921fb6p+1f), _mm512_mul_ps(r[v], _mm512_fmadd_ps(z[v], sp[v], set16(-0x1.777a5cp-24f))));
-  for (int v = 0; v < V; ++v) cp[v] = _mm512_fmadd_ps(z[v], cp[v], set16(-0x1.3bd3ccp+2f));
-  for (int v = 0; v < V; ++v) cp[v] = _mm512_fmadd_ps(z[v], cp[v], set16(1.0f));
-  const __m512i sign = set16i(0x80000000u);
-  for (int v = 0; v < V; ++v) {
-    const __mmask16 swap = _mm512_test_epi32_mask(q[v], set16i(1));
-    const __m512i ss = _mm512_castps_si512(_mm512_mask_blend_ps(swap, sp[v], cp[v]));
-    const __m512i cc = _mm512_castps_si512(_mm512_mask_blend_ps(swap, cp[v], sp[v]));
-    // a ^ (b & sign): ternary-logic table 0xF0 ^ (0xCC & 0xAA) = 0x78.
-    s[v] = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(ss, _mm512_slli_epi32(q[v], 30), sign, 0x78));
-    c[v] = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(cc, _mm512_slli_epi32(_mm512_add_epi32(q[v], set16i(1)), 30), sign, 0x78));
-  }
+PI_BLOCK F flip_sign(F x, I bits) { return _mm256_xor_ps(x, asf(andi(bits, seti(0x80000000u)))); }
+// Words w[0], w[2], ..., w[14] (even) or w[1], ..., w[15] (odd) of 16.
+PI_BLOCK I even_words(const std::uint32_t* w) {
+  const F a = _mm256_loadu_ps(reinterpret_cast<const float*>(w)), b = _mm256_loadu_ps(reinterpret_cast<const float*>(w + 8));
+  return _mm256_permute4x64_epi64(asi(_mm256_shuffle_ps(a, b, 0x88)), 0xD8);
 }
-
-// kernels::f32_to_bf16_rne_not_nan before its final shift: u + 0x7fff + ((u >> 16) & 1).
-PI_V4 __m512i bf16_round16(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  return _mm512_add_epi32(_mm512_add_epi32(u, set16i(0x7fffu)), _mm512_and_si512(_mm512_srli_epi32(u, 16), set16i(1)));
+PI_BLOCK I odd_words(const std::uint32_t* w) {
+  const F a = _mm256_loadu_ps(reinterpret_cast<const float*>(w)), b = _mm256_loadu_ps(reinterpret_cast<const float*>(w + 8));
+  return _mm256_permute4x64_epi64(asi(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8);
 }
+// The 16-bit halves: lo's low and hi's high half of each 32-bit lane.
+PI_BLOCK I merge_halves(I lo, I hi) { return _mm256_blend_epi16(lo, hi, 0xAA); }
+// Pairs (a[q], b[q]) in order: out[2q] = a[q], out[2q + 1] = b[q].
+PI_BLOCK void store_pairs(F a, F b, float* out) {
+  const F lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);  // pairs 0 1 4 5 | 2 3 6 7
+  _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
+  _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+PI_BLOCK void store_pairs(F a, F b, kernels::f16_t* out) {  // F16C rounding: see f32_to_f16
+  const __m128i ha = f16_8(a), hb = f16_8(b);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi16(ha, hb));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 8), _mm_unpackhi_epi16(ha, hb));
+}
+#include "cpu_simd_normal.inc"
+#undef PI_BLOCK
+}  // namespace normal_v3
 
-// Stores 16 pairs of elements (a[q], b[q]) in order: out[2q] = a[q], out[2q + 1] = b[q].
-PI_V4 void store_pairs16(__m512 a, __m512 b, float* out) {
-  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+namespace normal_v4 {  // AVX-512: 16 lanes
+#define PI_BLOCK PI_V4
+using F = __m512;
+using I = __m512i;
+constexpr int kLanes = 16, kV1 = 4, kV2 = 2;
+PI_BLOCK F setf(float v) { return _mm512_set1_ps(v); }
+PI_BLOCK I seti(std::uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
+PI_BLOCK F add(F a, F b) { return _mm512_add_ps(a, b); }
+PI_BLOCK F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+PI_BLOCK F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+PI_BLOCK F div(F a, F b) { return _mm512_div_ps(a, b); }
+PI_BLOCK F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+PI_BLOCK F fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }
+PI_BLOCK F sqrt_(F a) { return _mm512_sqrt_ps(a); }
+PI_BLOCK F floor_(F a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+PI_BLOCK I addi(I a, I b) { return _mm512_add_epi32(a, b); }
+PI_BLOCK I subi(I a, I b) { return _mm512_sub_epi32(a, b); }
+PI_BLOCK I andi(I a, I b) { return _mm512_and_si512(a, b); }
+PI_BLOCK I ori(I a, I b) { return _mm512_or_si512(a, b); }
+template <int n>
+PI_BLOCK I srli(I a) { return _mm512_srli_epi32(a, n); }
+template <int n>
+PI_BLOCK I slli(I a) { return _mm512_slli_epi32(a, n); }
+PI_BLOCK F cvt_i32(I a) { return _mm512_cvtepi32_ps(a); }
+PI_BLOCK I cvtt(F a) { return _mm512_cvttps_epi32(a); }
+PI_BLOCK I asi(F a) { return _mm512_castps_si512(a); }
+PI_BLOCK F asf(I a) { return _mm512_castsi512_ps(a); }
+PI_BLOCK F loadf(const float* p) { return _mm512_load_ps(p); }
+PI_BLOCK void storef(float* p, F v) { _mm512_store_ps(p, v); }
+PI_BLOCK void storei(void* p, I v) { _mm512_storeu_si512(p, v); }
+PI_BLOCK F cvt_u32(I x) { return _mm512_cvtepu32_ps(x); }  // rounded to nearest even
+PI_BLOCK void swap_odd(I q, F sp, F cp, F* ss, F* cc) {
+  const __mmask16 odd = _mm512_test_epi32_mask(q, seti(1));
+  *ss = _mm512_mask_blend_ps(odd, sp, cp);
+  *cc = _mm512_mask_blend_ps(odd, cp, sp);
+}
+// x ^ (bits & sign) in one ternary-logic instruction: table 0xF0 ^ (0xCC & 0xAA) = 0x78.
+PI_BLOCK F flip_sign(F x, I bits) { return asf(_mm512_ternarylogic_epi32(asi(x), bits, seti(0x80000000u), 0x78)); }
+PI_BLOCK I even_words(const std::uint32_t* w) {
+  const I idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_epi32(_mm512_loadu_si512(w), idx, _mm512_loadu_si512(w + 16));
+}
+PI_BLOCK I odd_words(const std::uint32_t* w) {
+  const I idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_permutex2var_epi32(_mm512_loadu_si512(w), idx, _mm512_loadu_si512(w + 16));
+}
+PI_BLOCK I merge_halves(I lo, I hi) { return _mm512_mask_blend_epi16(0xAAAAAAAAu, lo, hi); }
+PI_BLOCK void store_pairs(F a, F b, float* out) {
+  const I lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const I hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   _mm512_storeu_ps(out, _mm512_permutex2var_ps(a, lo, b));
   _mm512_storeu_ps(out + 16, _mm512_permutex2var_ps(a, hi, b));
 }
-PI_V4 void store_pairs16(__m512 a, __m512 b, kernels::bf16_t* out) {
-  // The 32 rounded halves: a's in the low, b's in the high half of each 32-bit lane (little endian:
-  // a first); (b & 0xffff0000) | (a >> 16) is one ternary-logic instruction (0xF0 | (0xCC & 0xAA)).
-  const __m512i ab = _mm512_ternarylogic_epi32(_mm512_srli_epi32(bf16_round16(a), 16), bf16_round16(b), set16i(0xffff0000u), 0xF8);
-  _mm512_storeu_si512(out, ab);
-}
-PI_V4 void store_pairs16(__m512 a, __m512 b, kernels::f16_t* out) {
-  // F16C's rounding (nearest even) of finite values: kernels::f32_to_f16_rne (see f32_to_f16).
+PI_BLOCK void store_pairs(F a, F b, kernels::f16_t* out) {  // F16C rounding: see f32_to_f16
   const __m256i ha = _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256i hb = _mm512_cvtps_ph(b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(ha), hb, 1);
   alignas(64) static constexpr std::uint16_t kOrder[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
                                                            8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  _mm512_storeu_si512(out, _mm512_permutexvar_epi16(_mm512_load_si512(kOrder), both));
+  storei(out, _mm512_permutexvar_epi16(_mm512_load_si512(kOrder), _mm512_inserti64x4(_mm512_castsi256_si512(ha), hb, 1)));
 }
-
-// Generator<NormalDist<float>>::groups: in two loops as there, -2 ln u (a division each) of the
-// batch's 2 kPhiloxBatch pairs into L1, then the radii's square roots and the rotations with the
-// affine map and the rounding to Out: the divisions and roots (5.8 and 9.5 cycles a vector on the
-// Zen 4's divider) in different loops, each overlapped by the other work of its loop.
-// Pair q takes words 2q (radius) and 2q + 1 (angle).
-template <class Out>
-PI_V4 void normal_block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, Out* out) {
-  constexpr int N = kWords / 2, V1 = 4, V2 = 2;  // pairs; vectors per step of each loop
-  static_assert(N % (16 * V1) == 0 && N % (16 * V2) == 0, "whole steps");
-  alignas(64) float radius[N];
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  for (int q = 0; q < N; q += 16 * V1) {
-    __m512i x[V1];
-    __m512 r[V1];
-    for (int v = 0; v < V1; ++v)
-      x[v] = _mm512_permutex2var_epi32(_mm512_loadu_si512(words + 2 * q + 32 * v), even, _mm512_loadu_si512(words + 2 * q + 32 * v + 16));
-    radius16<V1>(x, r);
-    for (int v = 0; v < V1; ++v) _mm512_store_ps(radius + q + 16 * v, r[v]);
-  }
-  const __m512 mean = set16(d.mean), sd = set16(d.std);
-  for (int q = 0; q < N; q += 16 * V2) {
-    __m512i w[V2];
-    __m512 s[V2], c[V2];
-    for (int v = 0; v < V2; ++v)
-      w[v] = _mm512_permutex2var_epi32(_mm512_loadu_si512(words + 2 * q + 32 * v), odd, _mm512_loadu_si512(words + 2 * q + 32 * v + 16));
-    sincospi16<V2>(w, s, c);
-    for (int v = 0; v < V2; ++v) {
-      const __m512 r = _mm512_sqrt_ps(_mm512_load_ps(radius + q + 16 * v));
-      store_pairs16(_mm512_add_ps(mean, _mm512_mul_ps(sd, _mm512_mul_ps(r, c[v]))),
-                    _mm512_add_ps(mean, _mm512_mul_ps(sd, _mm512_mul_ps(r, s[v]))), out + 2 * q + 32 * v);
-    }
-  }
-}
+#include "cpu_simd_normal.inc"
+#undef PI_BLOCK
+}  // namespace normal_v4
 }  // namespace
 
+PI_AVX2_FN void block(const kernels::NormalDist<float>& d, const std::uint32_t* words, float* out) { normal_v3::normal_block(d, words, out); }
+PI_AVX2_FN void block(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out) {
+  normal_v3::normal_block(d, words, out);
+}
+PI_AVX2_FN void block(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::f16_t* out) {
+  normal_v3::normal_block(d, words, out);
+}
 PI_V4_FN bool block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, float* out) {
-  normal_block512(d, words, out);
+  normal_v4::normal_block(d, words, out);
   return true;
 }
 PI_V4_FN bool block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out) {
-  normal_block512(d, words, out);
+  normal_v4::normal_block(d, words, out);
   return true;
 }
 PI_V4_FN bool block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::f16_t* out) {
-  normal_block512(d, words, out);
+  normal_v4::normal_block(d, words, out);
   return true;
 }
 

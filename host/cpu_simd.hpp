@@ -33,6 +33,9 @@ void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, flo
 void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::f16_t* out);
 void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out);
 void block(const kernels::UniformDist<double>& d, const std::uint32_t* words, double* out);
+void block(const kernels::NormalDist<float>& d, const std::uint32_t* words, float* out);
+void block(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::f16_t* out);
+void block(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out);
 void block(const kernels::NormalDist<double>& d, const std::uint32_t* words, double* out);
 // Central or not: the f64 quantile evaluates the same erfinv_ratio either way (kernels/math.hpp).
 void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words, double* out);
@@ -46,11 +49,12 @@ void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words
 // number; it declines otherwise); no clamp where the grid's two ends land inside [lo, hi] (the
 // value is monotonic in the word). The AVX2 block takes the same shortcuts.
 bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out);
-// Normal f32 / bf16 / f16: Generator<NormalDist<float>>::groups with fewer instructions than the v4
-// loop GCC vectorizes from it, each lane the same operations: no rescaling of a subnormal argument
-// of the logarithm (u >= 2^-33), exact products folded into the fma that adds them, the quadrant's
-// negations as sign flips, bf16 packed by one ternary-logic instruction, f16 rounded in registers.
-// Never declines.
+// Normal f32 / bf16 / f16 (the AVX2 blocks above too, 8 lanes; cpu_simd_normal.inc holds both):
+// Generator<NormalDist<float>>::groups with fewer instructions than the loop GCC vectorizes from it,
+// each lane the same operations: no rescaling of a subnormal argument of the logarithm (u >= 2^-33),
+// exact products folded into the fma that adds them, the quadrant's negations as sign flips, bf16
+// packed by one blend, f16 rounded in registers, each step on several vectors at once (the chains
+// are latency-bound), divisions and square roots in different loops. Never declines.
 bool block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, float* out);
 bool block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::bf16_t* out);
 bool block512(const kernels::NormalDist<float>& d, const std::uint32_t* words, kernels::f16_t* out);

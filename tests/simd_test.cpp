@@ -209,13 +209,13 @@ TEST(Simd, UniformF32BlocksTakeShortcutsOnlyWhereTheyHold) {
 #endif
 }
 
-// The AVX-512 normal f32 block against kernels::group pair by pair, on every angle the kernel can
+// The normal f32 blocks (AVX2 and AVX-512) against kernels::group pair by pair, on every angle the kernel can
 // draw (2 open01_f32 depends on the word's top 24 bits: all 2^24 of them, each quadrant's edges
 // included) with radius words spread over the 32 bits (an odd multiplier permutes them) and their
 // edges (0: the smallest u; 0xffffff80 and up: fl(x) = 2^32, u = 1, radius 0). f32, bf16 and f16,
 // the last with a std whose values are f16 subnormals.
 template <class Out>
-void check_normal_block512(const paraminit::NormalOptions& o, DType t) {
+void check_normal_blocks(const paraminit::NormalOptions& o, DType t) {
   namespace d = paraminit::detail;
   constexpr int kWords = 4 * d::kPhiloxBatch, kPairs = kWords / 2;
   const auto dist = d::make_normal<float>("simd_test", o, t);
@@ -232,19 +232,25 @@ void check_normal_block512(const paraminit::NormalOptions& o, DType t) {
       k::store(&want[2 * q], z[0]);
       k::store(&want[2 * q + 1], z[1]);
     }
+    std::fill(got.begin(), got.end(), Out{});
+    d::simd::block(dist, words.data(), got.data());
+    ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(Out)), 0)
+        << "AVX2 " << paraminit::to_string(t) << " normal(" << o.mean << ", " << o.std << "), angles from " << first;
+    if (d::cpu_best_tier() != CpuTier::avx512) continue;
+    std::fill(got.begin(), got.end(), Out{});
     ASSERT_TRUE(d::simd::block512(dist, words.data(), got.data()));
     ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(Out)), 0)
-        << paraminit::to_string(t) << " normal(" << o.mean << ", " << o.std << "), angles from " << first;
+        << "AVX-512 " << paraminit::to_string(t) << " normal(" << o.mean << ", " << o.std << "), angles from " << first;
   }
 }
 
-TEST(Simd, NormalBlock512EqualsKernelOnEveryAngle) {
+TEST(Simd, NormalBlocksEqualKernelOnEveryAngle) {
 #if defined(PI_SIMD_X86)
-  if (paraminit::detail::cpu_best_tier() != CpuTier::avx512) GTEST_SKIP() << "no AVX-512 on this CPU";
-  check_normal_block512<float>({0.1, 0.5}, DType::f32);
-  check_normal_block512<k::bf16_t>({0.1, 0.5}, DType::bf16);
-  check_normal_block512<k::f16_t>({0.1, 0.5}, DType::f16);
-  check_normal_block512<k::f16_t>({0.0, 1e-5}, DType::f16);
+  if (!paraminit::detail::simd::available()) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
+  check_normal_blocks<float>({0.1, 0.5}, DType::f32);
+  check_normal_blocks<k::bf16_t>({0.1, 0.5}, DType::bf16);
+  check_normal_blocks<k::f16_t>({0.1, 0.5}, DType::f16);
+  check_normal_blocks<k::f16_t>({0.0, 1e-5}, DType::f16);
 #else
   GTEST_SKIP() << "not x86-64";
 #endif
