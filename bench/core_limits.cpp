@@ -103,10 +103,26 @@ CL_T std::uint64_t run_mul_srl(long iters) { CL_CHAINS(CL_MUL, CL_SRL) }
 CL_T std::uint64_t run_mul_tern(long iters) { CL_CHAINS(CL_MUL, CL_TERN) }
 CL_T std::uint64_t run_srl_tern(long iters) { CL_CHAINS(CL_SRL, CL_TERN) }
 CL_T std::uint64_t run_shuf_tern(long iters) { CL_CHAINS(CL_SHUF, CL_TERN) }
+CL_T std::uint64_t run_mul_mullo(long iters) { CL_CHAINS(CL_MUL, CL_MULLO) }
+
+// The same for the divider's instructions (normal f32: one vdivps and one vsqrtps per 16 pairs), on
+// normal floats near 1.5: 12 chains of `op`.
+#define CL_FLOAT_CHAINS(op)                                                       \
+  __m512 a[12];                                                                   \
+  const __m512 b = _mm512_set1_ps(1.0000001f);                                    \
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1.5f + 0.01f * static_cast<float>(i)); \
+  for (long it = 0; it < iters; ++it) {                                           \
+    for (int i = 0; i < 12; ++i) a[i] = op;                                       \
+    asm volatile("" ::"v"(a[0]));                                                 \
+  }                                                                               \
+  __m512 s = a[0];                                                                \
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);                        \
+  return static_cast<std::uint64_t>(_mm512_reduce_add_ps(s));
+CL_T std::uint64_t run_div(long iters) { CL_FLOAT_CHAINS(_mm512_div_ps(a[i], b)) }
+CL_T std::uint64_t run_sqrt(long iters) { CL_FLOAT_CHAINS(_mm512_sqrt_ps(a[i])) }
 
 // Instructions per cycle of run(iters) at `ghz`.
-double per_cycle(std::uint64_t (*run)(long), double ghz) {
-  const long iters = 20000000;
+double per_cycle(std::uint64_t (*run)(long), double ghz, long iters = 20000000) {
   volatile std::uint64_t sink = 0;
   const double s = median_seconds(5, [&] { sink = sink + run(iters); });
   return 12.0 * static_cast<double>(iters) / s / 1e9 / ghz;
@@ -147,13 +163,16 @@ int main(int argc, char** argv) {
   const Row rows[] = {{"vpmuludq", run_mul},          {"vpmulld", run_mullo},         {"vpsrlq", run_srl},
                       {"vpshufd {k}", run_shuf},      {"vpternlogd", run_tern},       {"vpermt2d", run_perm},
                       {"vpmuludq + vpsrlq", run_mul_srl}, {"vpmuludq + vpternlogd", run_mul_tern},
-                      {"vpsrlq + vpternlogd", run_srl_tern}, {"vpshufd {k} + vpternlogd", run_shuf_tern}};
+                      {"vpsrlq + vpternlogd", run_srl_tern}, {"vpshufd {k} + vpternlogd", run_shuf_tern},
+                      {"vpmuludq + vpmulld", run_mul_mullo}};
   double peak = 0;
   for (const Row& r : rows) {
     const double ipc = per_cycle(r.run, ghz);
     peak = std::max(peak, ipc);
     std::printf("  %-26s %.2f\n", r.name, ipc);
   }
+  std::printf("cycles per 512-bit instruction on the divider: vdivps %.1f, vsqrtps %.1f\n",
+              1.0 / per_cycle(run_div, ghz, 2000000), 1.0 / per_cycle(run_sqrt, ghz, 2000000));
 
   // The library's Philox batch (avx512 tier) per 32-bit word, one thread; then one per thread at once.
   const auto philox = d::philox_batch(d::CpuTier::avx512);

@@ -267,7 +267,8 @@ PI_AVX2 __m256d set4(double v) { return _mm256_set1_pd(v); }
 PI_AVX2 __m256d sel4(__m256d mask, __m256d yes, __m256d no) { return _mm256_blendv_pd(no, yes, mask); }
 
 // kernels::log_(double), lane-wise, of V vectors (x[0, V)): each step on all V before the next, as
-// radius16 (the chain of one vector, a division and ~25 dependent steps, is latency-bound).
+// in the normal f32 block (cpu_simd_normal.inc): the chain of one vector, a division and ~25
+// dependent steps, is latency-bound.
 template <int V>
 PI_AVX2 void log4(const __m256d* x, __m256d* out) {
   __m256d fe[V], f[V], s[V], z[V], r[V], hfsq[V];
@@ -296,12 +297,6 @@ PI_AVX2 void log4(const __m256d* x, __m256d* out) {
     out[v] = _mm256_sub_pd(_mm256_mul_pd(fe[v], set4(0x1.62e42fefp-1)), _mm256_sub_pd(_mm256_sub_pd(hfsq[v], inner), f[v]));
   }
 }
-PI_AVX2 __m256d log4(__m256d x) {
-  __m256d out;
-  log4<1>(&x, &out);
-  return out;
-}
-
 // kernels::sincospi_(double), lane-wise (v in the domain |v| <= 2^20).
 PI_AVX2 void sincospi4(__m256d v, __m256d* s, __m256d* c) {
   const __m256d n = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(set4(2.0), v), set4(0.5)));
@@ -569,21 +564,31 @@ PI_AVX2_FN void block(const kernels::UniformDist<double>& d, const std::uint32_t
 PI_AVX2_FN void block(const kernels::NormalDist<double>& d, const std::uint32_t* words, double* out) {
   const __m256d mean = set4(d.mean), sd = set4(d.std);
   const __m256i gather = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (int k = 0; k < kWords; k += 16) {  // 4 pairs: pair q has u from words (4q, 4q+1), v from (4q+2, 4q+3)
-    const __m256i a = _mm256_permutevar8x32_epi32(load8(words + k), gather);      // uhi uhi ulo ulo | vhi vhi vlo vlo
-    const __m256i b = _mm256_permutevar8x32_epi32(load8(words + k + 8), gather);
-    const __m256i hi = _mm256_unpacklo_epi64(a, b), lo = _mm256_unpackhi_epi64(a, b);  // u | v
-    const HiLo u{_mm256_castsi256_si128(hi), _mm256_castsi256_si128(lo)};
-    const HiLo v{_mm256_extracti128_si256(hi, 1), _mm256_extracti128_si256(lo, 1)};
-    // box_muller: r = sqrt(-2 ln u), (z0, z1) = (r cos(pi v'), r sin(pi v')), v' = 2 open01.
-    const __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(set4(-2.0), log4(unit_f64(u))));
-    __m256d s, c;
-    sincospi4(_mm256_mul_pd(set4(2.0), open01_f64(v)), &s, &c);
-    const __m256d o0 = _mm256_add_pd(mean, _mm256_mul_pd(sd, _mm256_mul_pd(r, c)));
-    const __m256d o1 = _mm256_add_pd(mean, _mm256_mul_pd(sd, _mm256_mul_pd(r, s)));
-    const __m256d p01 = _mm256_unpacklo_pd(o0, o1), p23 = _mm256_unpackhi_pd(o0, o1);  // pairs 0, 2 | 1, 3
-    _mm256_storeu_pd(out + k / 2, _mm256_permute2f128_pd(p01, p23, 0x20));
-    _mm256_storeu_pd(out + k / 2 + 4, _mm256_permute2f128_pd(p01, p23, 0x31));
+  constexpr int V = 2;  // vectors of 4 pairs per step: the logarithms' chains side by side (log4<V>)
+  static_assert(kWords % (16 * V) == 0, "whole steps");
+  for (int k0 = 0; k0 < kWords; k0 += 16 * V) {
+    __m256d u[V], ln[V], v[V];
+    for (int j = 0; j < V; ++j) {  // 4 pairs: pair q has u from words (4q, 4q+1), v from (4q+2, 4q+3)
+      const int k = k0 + 16 * j;
+      const __m256i a = _mm256_permutevar8x32_epi32(load8(words + k), gather);  // uhi uhi ulo ulo | vhi vhi vlo vlo
+      const __m256i b = _mm256_permutevar8x32_epi32(load8(words + k + 8), gather);
+      const __m256i hi = _mm256_unpacklo_epi64(a, b), lo = _mm256_unpackhi_epi64(a, b);  // u | v
+      u[j] = unit_f64(HiLo{_mm256_castsi256_si128(hi), _mm256_castsi256_si128(lo)});
+      v[j] = _mm256_mul_pd(set4(2.0), open01_f64(HiLo{_mm256_extracti128_si256(hi, 1), _mm256_extracti128_si256(lo, 1)}));
+    }
+    log4<V>(u, ln);
+    for (int j = 0; j < V; ++j) {
+      // box_muller: r = sqrt(-2 ln u), (z0, z1) = (r cos(pi v'), r sin(pi v')), v' = 2 open01.
+      const __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(set4(-2.0), ln[j]));
+      __m256d s, c;
+      sincospi4(v[j], &s, &c);
+      const __m256d o0 = _mm256_add_pd(mean, _mm256_mul_pd(sd, _mm256_mul_pd(r, c)));
+      const __m256d o1 = _mm256_add_pd(mean, _mm256_mul_pd(sd, _mm256_mul_pd(r, s)));
+      const __m256d p01 = _mm256_unpacklo_pd(o0, o1), p23 = _mm256_unpackhi_pd(o0, o1);  // pairs 0, 2 | 1, 3
+      const int k = k0 + 16 * j;
+      _mm256_storeu_pd(out + k / 2, _mm256_permute2f128_pd(p01, p23, 0x20));
+      _mm256_storeu_pd(out + k / 2 + 4, _mm256_permute2f128_pd(p01, p23, 0x31));
+    }
   }
 }
 
