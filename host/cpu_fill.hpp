@@ -96,12 +96,22 @@ PI_ALWAYS_INLINE void batch_elements(CpuTier tier, const Gen& gen, const std::ui
   }
 }
 
+// The fills that stream (fill_span) once larger than the caches: uniform f32 only, the one cheap
+// enough to be held back by the reads for ownership of ordinary stores. 2 threads, 64 Mi elements,
+// streamed / not, interleaved (2026-12-02): uniform f32 1.36, bf16 1.09, f16 0.96, f64 0.88; normal
+// 0.93-0.98; trunc_normal 0.95-1.06 (a burst of non-temporal lines stalls a core that still has
+// computing to do, where ordinary stores drain in the background).
+template <class Gen, class Out>
+constexpr bool kStreams = std::is_same_v<typename Gen::dist_type, kernels::UniformDist<float>> && std::is_same_v<Out, float>;
+
 // Global elements [g, g + n) into dst[0, n), at `tier`. Whole batches of calls where they fit; the
 // partial calls at either end one call at a time, and a last run of whole calls short of a batch
 // through a batch computed into a buffer (the scalar call costs ~15 ns; a batch ~0.3 ns a word).
-// stream: the whole fill is larger than the caches (kStreamBytes, kStreams); whole batches then go through
-// an L1 buffer and on to dst by non-temporal stores of whole 64-byte lines (stream_lines), the bytes
-// before dst's first line boundary and after its last by ordinary stores. The same bytes either way.
+// stream: the whole fill is larger than the caches (kStreamBytes, kStreams); whole batches then go by
+// non-temporal stores of whole 64-byte lines: straight from the block where they start at a line
+// (simd::block_stream; a first batch writes only the calls up to the first line where that is whole
+// calls), else through an L1 buffer (stream_lines), the bytes before dst's first line boundary and
+// after its last by ordinary stores. The same bytes either way.
 template <class Gen, class Out>
 void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n, bool stream) {
   run_at_tier(tier, [&]() PI_INLINE_LAMBDA {
@@ -123,8 +133,26 @@ void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std:
       std::size_t carry = 0;  // stage[0, carry): bytes for dst not written yet (less than a line)
       auto* out = reinterpret_cast<unsigned char*>(dst);
       std::size_t head = (64 - reinterpret_cast<std::uintptr_t>(out) % 64) % 64;  // up to the first line
+      if constexpr (kStreams<Gen, Out>) {
+        if (head % (E * sizeof(Out)) == 0 && head > 0) {  // whole calls up to the line (malloc's 16-byte
+          // alignment): those calls alone from a first batch, and from there every batch is whole lines
+          philox(gen.seed, gen.stream, g / E, words);
+          batch_elements(tier, gen, words, reinterpret_cast<Out*>(stage));
+          std::memcpy(out, stage, head);
+          out += head;
+          g += head / sizeof(Out);
+          head = 0;
+        }
+      }
       while (end - g >= B * E) {
         philox(gen.seed, gen.stream, g / E, words);
+        if constexpr (kStreams<Gen, Out>) {
+          if (head == 0 && carry == 0 && simd::block_stream(tier, gen.dist, words, reinterpret_cast<float*>(out))) {
+            out += kBatchBytes;  // dst at a line boundary: whole lines straight from the block
+            g += B * E;
+            continue;
+          }
+        }
         batch_elements(tier, gen, words, reinterpret_cast<Out*>(stage + carry));  // carry: whole elements
         const std::size_t have = carry + kBatchBytes;
         std::size_t off = std::min(head, have);
@@ -163,14 +191,6 @@ void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std:
     }
   });
 }
-
-// The fills that stream (fill_span) once larger than the caches: uniform f32 only, the one cheap
-// enough to be held back by the reads for ownership of ordinary stores. 2 threads, 64 Mi elements,
-// streamed / not, interleaved (2026-12-02): uniform f32 1.36, bf16 1.09, f16 0.96, f64 0.88; normal
-// 0.93-0.98; trunc_normal 0.95-1.06 (a burst of non-temporal lines stalls a core that still has
-// computing to do, where ordinary stores drain in the background).
-template <class Gen, class Out>
-constexpr bool kStreams = std::is_same_v<typename Gen::dist_type, kernels::UniformDist<float>> && std::is_same_v<Out, float>;
 
 // Fill the whole view. Tasks are chunks of local elements; the chunking never changes a value.
 template <class Gen, class Out>

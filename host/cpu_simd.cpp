@@ -360,10 +360,19 @@ PI_AVX2 void erfinv_ratio4(const __m256d* w_in, __m256d* e) {
 
 // ---- blocks ------------------------------------------------------------------------------------
 
-PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+// NT: non-temporal stores (out 32-byte aligned).
+template <bool NT>
+PI_AVX2 void uniform_block(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
   const UniformF32 f(d);
-  for (int k = 0; k < kWords; k += 8) _mm256_storeu_ps(out + k, f(words + k));
+  for (int k = 0; k < kWords; k += 8) {
+    if constexpr (NT) {
+      _mm256_stream_ps(out + k, f(words + k));
+    } else {
+      _mm256_storeu_ps(out + k, f(words + k));
+    }
+  }
 }
+PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) { uniform_block<false>(d, words, out); }
 // center + s * (2m + 1 - 2^24), m = w >> 8, of 16 words.
 __attribute__((target("avx512f"), always_inline)) inline __m512 uniform16(const std::uint32_t* w, __m512 two, __m512 bias, __m512 s,
                                                                           __m512 center) {
@@ -372,19 +381,50 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 uniform16(const 
   return _mm512_add_ps(center, _mm512_mul_ps(s, odd));
 }
 
-__attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+// NT: non-temporal stores (out 64-byte aligned).
+template <bool NT>
+__attribute__((target("avx512f"), always_inline)) inline void store16(float* p, __m512 v) {
+  if constexpr (NT) {
+    _mm512_stream_ps(p, v);
+  } else {
+    _mm512_storeu_ps(p, v);
+  }
+}
+
+template <bool NT>
+__attribute__((target("avx512f"), always_inline)) inline bool uniform_block512(const kernels::UniformDist<float>& d, const std::uint32_t* words,
+                                                                               float* out) {
   const UniformShortcuts c(d);
   if (!c.exact) return false;  // half 2^-24 inexact: the loop's two multiplies
   const __m512 two = _mm512_set1_ps(2.0f), bias = _mm512_set1_ps(1.0f - 0x1p24f);
   const __m512 center = _mm512_set1_ps(d.center), s = _mm512_set1_ps(c.scale), lo = _mm512_set1_ps(d.lo), hi = _mm512_set1_ps(d.hi);
   if (c.inside) {
 #pragma GCC unroll 4
-    for (int k = 0; k < kWords; k += 16) _mm512_storeu_ps(out + k, uniform16(words + k, two, bias, s, center));
+    for (int k = 0; k < kWords; k += 16) store16<NT>(out + k, uniform16(words + k, two, bias, s, center));
   } else {
 #pragma GCC unroll 4
     for (int k = 0; k < kWords; k += 16)  // clamp8's MINPS(hi, MAXPS(lo, v)): kernels::clamp_ for v not NaN
-      _mm512_storeu_ps(out + k, _mm512_min_ps(hi, _mm512_max_ps(lo, uniform16(words + k, two, bias, s, center))));
+      store16<NT>(out + k, _mm512_min_ps(hi, _mm512_max_ps(lo, uniform16(words + k, two, bias, s, center))));
   }
+  return true;
+}
+
+__attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+  return uniform_block512<false>(d, words, out);
+}
+
+// block_stream's two tiers.
+__attribute__((target("avx512f"))) static bool uniform_stream512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+  return uniform_block512<true>(d, words, out);
+}
+PI_AVX2_FN static void uniform_stream256(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+  uniform_block<true>(d, words, out);
+}
+
+bool block_stream(CpuTier tier, const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
+  if (tier == CpuTier::avx512) return uniform_stream512(d, words, out);
+  if (tier != CpuTier::avx2) return false;
+  uniform_stream256(d, words, out);
   return true;
 }
 

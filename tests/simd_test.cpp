@@ -256,15 +256,17 @@ TEST(Simd, NormalBlocksEqualKernelOnEveryAngle) {
 #endif
 }
 
-// Random fills large enough to stream (kStreamBytes, kStreams: whole batches through an L1 buffer, then
-// non-temporal stores of whole 64-byte lines, the bytes before the first line and after the last by
-// ordinary stores) at every tier, 1 and 2 threads, starting 0-15 elements past a 64-byte boundary
-// (every head length), and as a window of rows: the scalar reference's bits, and
-// nothing outside the view written.
+// Random fills large enough to stream (kStreamBytes, kStreams: from a 64-byte boundary whole batches
+// straight from the block by non-temporal stores (simd::block_stream); elsewhere through an L1 buffer,
+// then non-temporal stores of whole 64-byte lines, the bytes before the first line and after the last
+// by ordinary stores) at every tier, 1 and 2 threads, starting 0-15 elements past a 64-byte boundary
+// (every head length; 0: the block's own stores), and as a window of rows: the scalar reference's
+// bits, and nothing outside the view written. Uniform in its three forms: the block without clamp,
+// with clamp (0, 1), declined by block512 (half 2^-24 inexact).
 template <class Out>
 void check_streamed(DType t) {
   const std::uint64_t n = paraminit::detail::kStreamBytes / sizeof(Out) + 389;  // not a whole batch
-  const Case* cases[] = {&kCases[0], &kCases[7], &kCases[10]};  // uniform, normal, trunc_normal (not central)
+  const Case* cases[] = {&kCases[0], &kCases[1], &kCases[5], &kCases[7], &kCases[10]};  // uniform x3, normal, trunc_normal
   for (const Case* cs : cases) {
     try {
       case_reference<Out>(*cs, t, Key{}, 1);
