@@ -108,8 +108,8 @@ constexpr bool kStreams = std::is_same_v<typename Gen::dist_type, kernels::Unifo
 // partial calls at either end one call at a time, and a last run of whole calls short of a batch
 // through a batch computed into a buffer (the scalar call costs ~15 ns; a batch ~0.3 ns a word).
 // stream: the whole fill is larger than the caches (kStreamBytes, kStreams); whole batches then go by
-// non-temporal stores of whole 64-byte lines: straight from the block where they start at a line
-// (simd::block_stream; a first batch writes only the calls up to the first line where that is whole
+// non-temporal stores of whole 64-byte lines: straight from the Philox rounds or the block where they
+// start at a line (simd::uniform_stream, block_stream; a first batch writes only the calls up to the first line where that is whole
 // calls), else through an L1 buffer (stream_lines), the bytes before dst's first line boundary and
 // after its last by ordinary stores. The same bytes either way.
 template <class Gen, class Out>
@@ -145,13 +145,21 @@ void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std:
         }
       }
       while (end - g >= B * E) {
-        philox(gen.seed, gen.stream, g / E, words);
-        if constexpr (kStreams<Gen, Out>) {
-          if (head == 0 && carry == 0 && simd::block_stream(tier, gen.dist, words, reinterpret_cast<float*>(out))) {
-            out += kBatchBytes;  // dst at a line boundary: whole lines straight from the block
+        if constexpr (kStreams<Gen, Out>) {  // dst at a line boundary: whole lines straight from the block
+          auto* f = reinterpret_cast<float*>(out);
+          if (head == 0 && carry == 0 && simd::uniform_stream(tier, gen.dist, gen.seed, gen.stream, g / E, f)) {
+            out += kBatchBytes;
             g += B * E;
             continue;
           }
+          philox(gen.seed, gen.stream, g / E, words);
+          if (head == 0 && carry == 0 && simd::block_stream(tier, gen.dist, words, f)) {
+            out += kBatchBytes;
+            g += B * E;
+            continue;
+          }
+        } else {
+          philox(gen.seed, gen.stream, g / E, words);
         }
         batch_elements(tier, gen, words, reinterpret_cast<Out*>(stage + carry));  // carry: whole elements
         const std::size_t have = carry + kBatchBytes;

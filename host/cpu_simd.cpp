@@ -12,6 +12,7 @@
 
 #if defined(PI_SIMD_X86)
 #include <cpuid.h>
+#include "philox_x86.hpp"
 #include "x86_intrinsics.hpp"
 #define PI_AVX2 __attribute__((target("avx2,fma,f16c"), always_inline)) inline
 #define PI_AVX2_FN __attribute__((target("avx2,fma,f16c")))
@@ -373,56 +374,80 @@ PI_AVX2 void uniform_block(const kernels::UniformDist<float>& d, const std::uint
   }
 }
 PI_AVX2_FN void block(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) { uniform_block<false>(d, words, out); }
-// center + s * (2m + 1 - 2^24), m = w >> 8, of 16 words.
-__attribute__((target("avx512f"), always_inline)) inline __m512 uniform16(const std::uint32_t* w, __m512 two, __m512 bias, __m512 s,
-                                                                          __m512 center) {
-  const __m512 m = _mm512_cvtepi32_ps(_mm512_srli_epi32(_mm512_loadu_si512(w), 8));  // < 2^24: exact
-  const __m512 odd = _mm512_fmadd_ps(m, two, bias);                                  // 2m + 1 - 2^24: exact
-  return _mm512_add_ps(center, _mm512_mul_ps(s, odd));
-}
-
-// NT: non-temporal stores (out 64-byte aligned).
-template <bool NT>
-__attribute__((target("avx512f"), always_inline)) inline void store16(float* p, __m512 v) {
-  if constexpr (NT) {
-    _mm512_stream_ps(p, v);
-  } else {
-    _mm512_storeu_ps(p, v);
+// Uniform f32 of 16 words where UniformShortcuts' exact holds: center + s (2m + 1 - 2^24), m = w >> 8,
+// clamped (Clamp) where the grid's ends are not inside [lo, hi].
+struct Uniform16 {
+  __m512 two, bias, center, s, lo, hi;
+  PI_AVX512 Uniform16(const kernels::UniformDist<float>& d, const UniformShortcuts& c)
+      : two(_mm512_set1_ps(2.0f)), bias(_mm512_set1_ps(1.0f - 0x1p24f)), center(_mm512_set1_ps(d.center)), s(_mm512_set1_ps(c.scale)),
+        lo(_mm512_set1_ps(d.lo)), hi(_mm512_set1_ps(d.hi)) {}
+  template <bool Clamp>
+  PI_AVX512 __m512 of(__m512i w) const {
+    const __m512 m = _mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8));  // < 2^24: exact
+    const __m512 odd = _mm512_fmadd_ps(m, two, bias);              // 2m + 1 - 2^24: exact
+    const __m512 v = _mm512_add_ps(center, _mm512_mul_ps(s, odd));
+    if constexpr (Clamp) {
+      return _mm512_min_ps(hi, _mm512_max_ps(lo, v));  // clamp8's MINPS(hi, MAXPS(lo, v)): kernels::clamp_ for v not NaN
+    } else {
+      return v;
+    }
   }
+};
+
+template <bool Clamp>
+PI_AVX512 void uniform_block512(const Uniform16& u, const std::uint32_t* words, float* out) {
+#pragma GCC unroll 4
+  for (int k = 0; k < kWords; k += 16) _mm512_storeu_ps(out + k, u.of<Clamp>(_mm512_loadu_si512(words + k)));
 }
 
-template <bool NT>
-__attribute__((target("avx512f"), always_inline)) inline bool uniform_block512(const kernels::UniformDist<float>& d, const std::uint32_t* words,
-                                                                               float* out) {
+__attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
   const UniformShortcuts c(d);
   if (!c.exact) return false;  // half 2^-24 inexact: the loop's two multiplies
-  const __m512 two = _mm512_set1_ps(2.0f), bias = _mm512_set1_ps(1.0f - 0x1p24f);
-  const __m512 center = _mm512_set1_ps(d.center), s = _mm512_set1_ps(c.scale), lo = _mm512_set1_ps(d.lo), hi = _mm512_set1_ps(d.hi);
+  const Uniform16 u(d, c);
   if (c.inside) {
-#pragma GCC unroll 4
-    for (int k = 0; k < kWords; k += 16) store16<NT>(out + k, uniform16(words + k, two, bias, s, center));
+    uniform_block512<false>(u, words, out);
   } else {
-#pragma GCC unroll 4
-    for (int k = 0; k < kWords; k += 16)  // clamp8's MINPS(hi, MAXPS(lo, v)): kernels::clamp_ for v not NaN
-      store16<NT>(out + k, _mm512_min_ps(hi, _mm512_max_ps(lo, uniform16(words + k, two, bias, s, center))));
+    uniform_block512<true>(u, words, out);
   }
   return true;
 }
 
-__attribute__((target("avx512f"))) bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
-  return uniform_block512<false>(d, words, out);
+// The fused batch's destination: each vector of 16 words of the Philox rounds becomes 16 elements,
+// stored by a non-temporal store.
+template <bool Clamp>
+struct UniformStreamTo {
+  const Uniform16& u;
+  float* out;
+  PI_AVX512 void operator()(int e, __m512i w) const { _mm512_stream_ps(out + e, u.of<Clamp>(w)); }
+};
+
+__attribute__((target("avx512f"))) static void uniform_stream512(const kernels::UniformDist<float>& d, const UniformShortcuts& c,
+                                                                 std::uint64_t seed, std::uint64_t stream, std::uint64_t first, float* out) {
+  const Uniform16 u(d, c);
+  if (c.inside) {
+    UniformStreamTo<false> to{u, out};
+    philox_x86::philox_consecutive512(seed, stream, first, to);
+  } else {
+    UniformStreamTo<true> to{u, out};
+    philox_x86::philox_consecutive512(seed, stream, first, to);
+  }
 }
 
-// block_stream's two tiers.
-__attribute__((target("avx512f"))) static bool uniform_stream512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
-  return uniform_block512<true>(d, words, out);
+bool uniform_stream(CpuTier tier, const kernels::UniformDist<float>& d, std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
+                    float* out) {
+  if (tier != CpuTier::avx512 || static_cast<std::uint32_t>(first) > 0xffffffffu - (kPhiloxBatch - 1)) return false;
+  const UniformShortcuts c(d);
+  if (!c.exact) return false;
+  uniform_stream512(d, c, seed, stream, first, out);
+  return true;
 }
+
+// block_stream at the avx2 tier.
 PI_AVX2_FN static void uniform_stream256(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
   uniform_block<true>(d, words, out);
 }
 
 bool block_stream(CpuTier tier, const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
-  if (tier == CpuTier::avx512) return uniform_stream512(d, words, out);
   if (tier != CpuTier::avx2) return false;
   uniform_stream256(d, words, out);
   return true;

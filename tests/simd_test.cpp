@@ -209,6 +209,73 @@ TEST(Simd, UniformF32BlocksTakeShortcutsOnlyWhereTheyHold) {
 #endif
 }
 
+// The streamed uniform f32 paths: simd::uniform_stream (avx512: the Philox rounds' words made elements
+// and stored at once) and simd::block_stream (avx2) against kernels::group on the words of the scalar
+// Philox, on batches that hold the grid's end words (w >> 8 = 0 and 2^24 - 1: about one batch in
+// 44000, found by search), where only the clamp keeps (0, 1)'s top element below 1. Each declines,
+// writing nothing, where block512 would (half * 2^-24 inexact), at the other tiers, and (uniform_stream)
+// where the counters' low word wraps inside the batch.
+TEST(Simd, UniformStreamEqualsKernelAtTheGridEnds) {
+#if defined(PI_SIMD_X86)
+  if (!paraminit::detail::simd::available()) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
+  namespace d = paraminit::detail;
+  constexpr int kB = d::kPhiloxBatch, kWords = 4 * kB;
+  const std::uint64_t seed = 0x1234abcd5678ull, stream = 77;
+  // The first batches (aligned to kB calls) holding a word below 2^8 and one at 2^32 - 2^8 or above.
+  std::vector<std::uint64_t> firsts;
+  {
+    const auto batch = d::philox_batch(CpuTier::avx2);
+    std::vector<std::uint32_t> w(kWords);
+    bool low = false, high = false;
+    for (std::uint64_t first = 0; !(low && high); first += kB) {
+      ASSERT_LT(first, std::uint64_t{1} << 28) << "no batch with the grid's ends";
+      batch(seed, stream, first, w.data());
+      const bool has_low = std::any_of(w.begin(), w.end(), [](std::uint32_t v) { return v < 0x100u; });
+      const bool has_high = std::any_of(w.begin(), w.end(), [](std::uint32_t v) { return v >= 0xffffff00u; });
+      if ((has_low && !low) || (has_high && !high)) firsts.push_back(first);
+      low |= has_low, high |= has_high;
+    }
+  }
+  const paraminit::UniformOptions opts[] = {{-0.3, 0.7}, {0.0, 1.0}, {-1.4e-45, 1.0}, {0.0, 1e-38}};
+  alignas(64) std::uint32_t words[kWords];
+  alignas(64) float got[kWords];
+  std::vector<float> want(kWords);
+  for (const auto& o : opts) {
+    const auto dist = d::make_uniform<float>("simd_test", o, DType::f32);
+    const bool exact = o.high != 1e-38;
+    for (const std::uint64_t first : firsts) {
+      d::philox_batch_scalar(seed, stream, first, words);
+      for (int i = 0; i < kWords; ++i) k::group(dist, &words[i], &want[static_cast<std::size_t>(i)]);
+      for (const CpuTier tier : tiers()) {
+        const char* name = d::tier_name(tier);
+        std::fill(got, got + kWords, -7.0f);
+        if (d::simd::uniform_stream(tier, dist, seed, stream, first, got)) {
+          d::stream_fence();
+          ASSERT_TRUE(tier == CpuTier::avx512 && exact) << name << " " << o.low << " " << o.high;
+          ASSERT_EQ(std::memcmp(got, want.data(), sizeof got), 0) << "uniform_stream " << o.low << " " << o.high << " first " << first;
+        } else {
+          ASSERT_FALSE(tier == CpuTier::avx512 && exact) << o.low << " " << o.high;
+          ASSERT_TRUE(std::all_of(got, got + kWords, [](float v) { return v == -7.0f; })) << name << ": declined but wrote";
+        }
+        if (d::simd::block_stream(tier, dist, words, got)) {
+          d::stream_fence();
+          ASSERT_EQ(tier, CpuTier::avx2);
+          ASSERT_EQ(std::memcmp(got, want.data(), sizeof got), 0) << "block_stream " << o.low << " " << o.high << " first " << first;
+        } else {
+          ASSERT_NE(tier, CpuTier::avx2);
+        }
+      }
+    }
+    // The low word wraps inside the batch: declined.
+    std::fill(got, got + kWords, -7.0f);
+    ASSERT_FALSE(d::simd::uniform_stream(CpuTier::avx512, dist, seed, stream, 0xffffffffull - 5, got));
+    ASSERT_TRUE(std::all_of(got, got + kWords, [](float v) { return v == -7.0f; }));
+  }
+#else
+  GTEST_SKIP() << "not x86-64";
+#endif
+}
+
 // The normal f32 blocks (AVX2 and AVX-512) against kernels::group pair by pair, on every angle the kernel can
 // draw (2 open01_f32 depends on the word's top 24 bits: all 2^24 of them, each quadrant's edges
 // included) with radius words spread over the 32 bits (an odd multiplier permutes them) and their
