@@ -2,8 +2,10 @@
 // once, written in element order (out[4 l + j] = word j of call first + l). The rounds of one call
 // are a serial chain of multiplies, so single calls are latency-bound at ~15 ns; interleaved vector
 // sets are throughput-bound: with AVX2 passes of three 8-lane sets, with AVX-512 six 16-lane sets at
-// once. Elsewhere it runs kernels::philox_call per call. All are the same integer function
-// (tests/philox_test.cpp checks each tier against the known answers' scalar function).
+// once (philox_x86.hpp). In a batch of consecutive calls half of rounds 1 and 2 is the same in every
+// lane and is computed once in scalar (philox_x86.hpp, ConsecutiveStart). Elsewhere it runs
+// kernels::philox_call per call. All are the same integer function (tests/philox_test.cpp checks
+// each tier against the known answers' scalar function).
 #pragma once
 
 #include <cstdint>
