@@ -100,7 +100,8 @@ PI_ALWAYS_INLINE void batch_elements(CpuTier tier, const Gen& gen, const std::ui
 // enough to be held back by the reads for ownership of ordinary stores. 2 threads, 64 Mi elements,
 // streamed / not, interleaved (2026-12-02): uniform f32 1.36, bf16 1.09, f16 0.96, f64 0.88; normal
 // 0.93-0.98; trunc_normal 0.95-1.06 (a burst of non-temporal lines stalls a core that still has
-// computing to do, where ordinary stores drain in the background).
+// computing to do, where ordinary stores drain in the background; measured through the L1 buffer,
+// before uniform f32 went straight from its block).
 template <class Gen, class Out>
 constexpr bool kStreams = std::is_same_v<typename Gen::dist_type, kernels::UniformDist<float>> && std::is_same_v<Out, float>;
 
@@ -109,9 +110,9 @@ constexpr bool kStreams = std::is_same_v<typename Gen::dist_type, kernels::Unifo
 // through a batch computed into a buffer (the scalar call costs ~15 ns; a batch ~0.3 ns a word).
 // stream: the whole fill is larger than the caches (kStreamBytes, kStreams); whole batches then go by
 // non-temporal stores of whole 64-byte lines: straight from the Philox rounds or the block where they
-// start at a line (simd::uniform_stream, block_stream; a first batch writes only the calls up to the first line where that is whole
-// calls), else through an L1 buffer (stream_lines), the bytes before dst's first line boundary and
-// after its last by ordinary stores. The same bytes either way.
+// start at a line (simd::uniform_stream, block_stream; where the bytes up to the first line are whole
+// calls, a first batch writes only those), else through an L1 buffer (stream_lines), the bytes before
+// dst's first line boundary and after its last by ordinary stores. The same bytes either way.
 template <class Gen, class Out>
 void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n, bool stream) {
   run_at_tier(tier, [&]() PI_INLINE_LAMBDA {

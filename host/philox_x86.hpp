@@ -84,9 +84,9 @@ PI_AVX512 void mulhilo16(__m512i a, __m512i m, __m512i* hi, __m512i* lo) {
   *lo = _mm512_mullo_epi32(a, m);  // the low words: measured faster here than a second masked shuffle
 }
 
-// 4 x 16 transpose: lanes of (x, y, z, w) -> 16 calls of 4 words, to(e + 16 k, v) with v the words of
-// calls 4 k .. 4 k + 3 in order (k = 0 .. 3). Two levels of two-source permutes (8 instructions; the unpack
-// / 128-bit shuffle network took 16).
+// 4 x 16 transpose: lanes of (x, y, z, w) -> 16 calls of 4 words, to(e + 16 k, v) with v the words
+// of calls 4 k .. 4 k + 3 in order (k = 0 .. 3). Two levels of two-source permutes (8 instructions;
+// the unpack / 128-bit shuffle network took 16).
 template <class To>
 PI_AVX512 void calls16(__m512i x, __m512i y, __m512i z, __m512i w, To& to, int e) {
   // Pairs: xy_lo = x0 y0 x1 y1 ... x7 y7, xy_hi = x8 y8 ... x15 y15 (zw alike).
@@ -143,8 +143,7 @@ PI_AVX512 void philox_rounds_avx512(const std::uint32_t* keys, __m512i (&x)[kSet
 }
 
 // A batch of consecutive calls (ConsecutiveStart): rounds 1 and 2 from the uniform halves, the rest
-// as any batch.
-// first's low word + kPhiloxBatch - 1 must not wrap (the caller checks).
+// as any batch. first's low word + kPhiloxBatch - 1 must not wrap (the caller checks).
 template <class To>
 PI_AVX512 void philox_consecutive512(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, To& to) {
   std::uint32_t keys[2 * kRounds];
