@@ -5,18 +5,18 @@
 // available in this project's KVM guests, so the clock and the issue rate are measured directly.
 //
 // The bound it prints: uniform f32 needs one Philox4x32-10 word per element (cuRAND's stream, bit
-// for bit), and per element at least
-//   1.875  round instructions (per round, per 16 calls in 16 lanes: 4 vpmuludq for the 32 products'
+// for bit), and per element, in the library's batch of consecutive calls,
+//   1.6875 round instructions (per round, per 16 calls in 16 lanes: 4 vpmuludq for the 32 products'
 //          high halves, 2 for the low halves or their gathering, 2 shifts of the odd lanes to where
 //          vpmuludq reads, 2 to gather the high halves into place, 2 three-way xors = 12, over 64
-//          words, 10 rounds),
+//          words, rounds 3 to 10; rounds 1 and 2 take 5 and 7, half of each being the same in every
+//          lane and done once in scalar, host/philox_x86.hpp: 108 in all),
 //   0.0625 to put the 4 words of each call in element order (at least one two-source permute per
 //          16-word output vector),
 //   0.3125 for the element (shift, convert, one exact fma to 2m + 1 - 2^24, multiply, add: 5 per 16),
-// = 2.25 vector instructions. At 4 a cycle (Zen 5 has four vector ALU pipes; no mix measured here
-// issues more) and the measured clock that is at most threads x clock x 4 / 2.25 elements a second:
-// a share of memset above that cannot be reached by any implementation of the same bits with these
-// instructions.
+// = 2.0625 vector instructions. At 4 a cycle (Zen 5 has four vector ALU pipes; no mix measured here
+// issues more) and the measured clock that is at most threads x clock x 4 / 2.0625 elements a
+// second: a share of memset above that cannot be reached with this instruction mix.
 //
 //   paraminit_core_limits [--threads T]   (default: every hardware thread)
 #include <algorithm>
@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
   // The issue rate of the bound: 4 a cycle (Zen 5's four vector ALU pipes) unless a mix above did
   // better; a bound must not assume less than the core can do.
   const double rate = std::max(peak, 4.0);
-  const double ops_min = 1.875 + 0.0625 + 0.3125;
+  const double ops_min = 108.0 / 64 + 0.0625 + 0.3125;
   const double bound = threads * ghz * rate / ops_min;  // G elements/s
   std::printf("\nuniform f32, at least %.4g vector instructions per element; at %.2f a cycle (best measured %.2f) and %.2f GHz on %u cores:\n",
               ops_min, rate, peak, ghz, threads);
