@@ -64,6 +64,7 @@ void run_at_tier(CpuTier tier, const F& f) {
 // Out), the tier runs it (simd::kBlockAtAvx512) and it takes these options; false otherwise.
 template <class Gen, class Out>
 PI_ALWAYS_INLINE bool vector_block(CpuTier tier, const Gen& gen, const std::uint32_t* words, Out* dst) {
+#if defined(PI_SIMD_X86)  // elsewhere no blocks are declared (and the tier is always portable)
   if constexpr (simd::HasBlock512<typename Gen::dist_type, Out>::value) {
     if (tier == CpuTier::avx512 && simd::block512(gen.dist, words, dst)) return true;
   }
@@ -73,6 +74,9 @@ PI_ALWAYS_INLINE bool vector_block(CpuTier tier, const Gen& gen, const std::uint
       return true;
     }
   }
+#else
+  (void)tier, (void)gen, (void)words, (void)dst;
+#endif
   return false;
 }
 

@@ -220,15 +220,16 @@ TEST(Simd, UniformStreamEqualsKernelAtTheGridEnds) {
   if (!paraminit::detail::simd::available()) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU";
   namespace d = paraminit::detail;
   constexpr int kB = d::kPhiloxBatch, kWords = 4 * kB;
-  const std::uint64_t seed = 0x1234abcd5678ull, stream = 77;
+  // Counter and stream high words not 0: rounds 1 and 2's lane-invariant halves take them in.
+  const std::uint64_t seed = 0x1234abcd5678ull, stream = (std::uint64_t{5} << 32) | 77, base = std::uint64_t{3} << 32;
   // The first batches (aligned to kB calls) holding a word below 2^8 and one at 2^32 - 2^8 or above.
   std::vector<std::uint64_t> firsts;
   {
     const auto batch = d::philox_batch(CpuTier::avx2);
     std::vector<std::uint32_t> w(kWords);
     bool low = false, high = false;
-    for (std::uint64_t first = 0; !(low && high); first += kB) {
-      ASSERT_LT(first, std::uint64_t{1} << 28) << "no batch with the grid's ends";
+    for (std::uint64_t first = base; !(low && high); first += kB) {
+      ASSERT_LT(first, base + (std::uint64_t{1} << 28)) << "no batch with the grid's ends";
       batch(seed, stream, first, w.data());
       const bool has_low = std::any_of(w.begin(), w.end(), [](std::uint32_t v) { return v < 0x100u; });
       const bool has_high = std::any_of(w.begin(), w.end(), [](std::uint32_t v) { return v >= 0xffffff00u; });
@@ -266,10 +267,19 @@ TEST(Simd, UniformStreamEqualsKernelAtTheGridEnds) {
         }
       }
     }
-    // The low word wraps inside the batch: declined.
-    std::fill(got, got + kWords, -7.0f);
-    ASSERT_FALSE(d::simd::uniform_stream(CpuTier::avx512, dist, seed, stream, 0xffffffffull - 5, got));
-    ASSERT_TRUE(std::all_of(got, got + kWords, [](float v) { return v == -7.0f; }));
+    // The last batch whose low word does not wrap (2^32 - kB .. 2^32 - 1) runs; one call later,
+    // declined (the low word would wrap inside the batch), writing nothing.
+    if (exact && d::cpu_best_tier() == CpuTier::avx512) {
+      const std::uint64_t last = base + 0xffffffffull - (kB - 1);
+      d::philox_batch_scalar(seed, stream, last, words);
+      for (int i = 0; i < kWords; ++i) k::group(dist, &words[i], &want[static_cast<std::size_t>(i)]);
+      ASSERT_TRUE(d::simd::uniform_stream(CpuTier::avx512, dist, seed, stream, last, got));
+      d::stream_fence();
+      ASSERT_EQ(std::memcmp(got, want.data(), sizeof got), 0) << "the last batch before the wrap";
+      std::fill(got, got + kWords, -7.0f);
+      ASSERT_FALSE(d::simd::uniform_stream(CpuTier::avx512, dist, seed, stream, last + 1, got));
+      ASSERT_TRUE(std::all_of(got, got + kWords, [](float v) { return v == -7.0f; }));
+    }
   }
 #else
   GTEST_SKIP() << "not x86-64";
@@ -327,7 +337,8 @@ TEST(Simd, NormalBlocksEqualKernelOnEveryAngle) {
 // straight from the block by non-temporal stores (simd::block_stream); elsewhere through an L1 buffer,
 // then non-temporal stores of whole 64-byte lines, the bytes before the first line and after the last
 // by ordinary stores) at every tier, 1 and 2 threads, starting 0-15 elements past a 64-byte boundary
-// (every head length; 0: the block's own stores), and as a window of rows: the scalar reference's
+// (every head length; 0: the block's own stores at avx2, the fused rounds' at avx512; 4, 8, 12: a
+// first batch of whole calls up to the line, then those), and as a window of rows: the scalar reference's
 // bits, and nothing outside the view written. Uniform in its three forms: the block without clamp,
 // with clamp (0, 1), declined by block512 (half 2^-24 inexact).
 template <class Out>
@@ -379,6 +390,48 @@ void check_streamed(DType t) {
       }
   }
 }
+// A streamed uniform f32 fill whose Philox counters' low word wraps inside it (global elements near
+// 2^34: the batch there runs the scalar calls, the streamed paths decline it, and the batches after
+// it go on streaming): at every tier, 1 and 2 threads, at a line, one element past and 4 past (whole
+// calls to the line), exact and inexact scales: the per-call Generator's bits, nothing outside the view.
+TEST(Simd, StreamedFillAcrossTheCounterWrap) {
+  const std::int64_t n = static_cast<std::int64_t>(paraminit::detail::kStreamBytes / sizeof(float)) + 389;
+  std::vector<float> buf(static_cast<std::size_t>(n) + 64);
+  float* base = buf.data() + (64 - reinterpret_cast<std::uintptr_t>(buf.data()) % 64) % 64 / sizeof(float);
+  const Key key{5, 6};
+  for (const paraminit::UniformOptions o : {paraminit::UniformOptions{-0.3, 0.7}, paraminit::UniformOptions{0.0, 1e-38}}) {
+    const k::Generator<k::UniformDist<float>, float> gen{paraminit::detail::make_uniform<float>("simd_test", o, DType::f32), key.seed,
+                                                         key.stream};
+    // Starts: inside a call (call 2^32 at element 2000001 of the fill), and at a call's start such
+    // that the 2^16-element task holding the wrap starts 95 + 96 * 100 calls before it: its batch
+    // that wraps starts at low word 2^32 - 95, the first that must be declined.
+    for (const std::int64_t start : {(std::int64_t{1} << 34) - 2000001, (std::int64_t{1} << 34) - 4 * (95 + 96 * 100) - 65536 * 20}) {
+      std::vector<float> want(static_cast<std::size_t>(n));
+      float v[4];
+      for (std::int64_t e = 0; e < n; ++e) {
+        const auto g = static_cast<std::uint64_t>(start + e);
+        if (e == 0 || g % 4 == 0) gen(g / 4, v);
+        want[static_cast<std::size_t>(e)] = v[g % 4];
+      }
+      for (const CpuTier tier : tiers())
+        for (int threads : {1, 2})
+          for (int off : {0, 1, 4}) {
+            const paraminit::detail::ScopedCpuTier at(tier);
+            Context c = Context::cpu(threads);
+            std::memset(static_cast<void*>(buf.data()), 0xAB, buf.size() * sizeof(float));
+            paraminit::uniform(c, TensorView::of(base + off, DType::f32, {1, n}).window(1, start, start + n + 3), key, o);
+            ASSERT_EQ(std::memcmp(base + off, want.data(), static_cast<std::size_t>(n) * sizeof(float)), 0)
+                << o.high << " start " << start << " tier " << paraminit::detail::tier_name(tier) << " threads " << threads << " offset " << off;
+            const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
+            const auto first = static_cast<std::size_t>(reinterpret_cast<const unsigned char*>(base + off) - bytes);
+            for (std::size_t i = 0; i < first; ++i) ASSERT_EQ(bytes[i], 0xAB) << "before the view";
+            for (std::size_t i = first + static_cast<std::size_t>(n) * sizeof(float); i < buf.size() * sizeof(float); ++i)
+              ASSERT_EQ(bytes[i], 0xAB) << "after the view";
+          }
+    }
+  }
+}
+
 // Uniform f32 streams (cpu_fill.hpp's kStreams); normal and trunc_normal of the same size do not,
 // and are checked beside it.
 TEST(Simd, StreamedFillsEqualScalarElementMath) { check_streamed<float>(DType::f32); }
