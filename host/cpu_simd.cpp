@@ -435,7 +435,7 @@ __attribute__((target("avx512f"))) static void uniform_stream512(const kernels::
 
 bool uniform_stream(CpuTier tier, const kernels::UniformDist<float>& d, std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
                     float* out) {
-  if (tier != CpuTier::avx512 || static_cast<std::uint32_t>(first) > 0xffffffffu - (kPhiloxBatch - 1)) return false;
+  if (tier != CpuTier::avx512 || batch_wraps(first)) return false;
   const UniformShortcuts c(d);
   if (!c.exact) return false;
   uniform_stream512(d, c, seed, stream, first, out);

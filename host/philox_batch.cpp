@@ -147,7 +147,7 @@ inline void split_counters(const std::uint64_t* calls, std::uint32_t* lo, std::u
 // not wrap inside the batch, the scalar calls where it does (rare).
 template <PhiloxBatchFn Consecutive>
 void philox_batch_of(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out) {
-  if (static_cast<std::uint32_t>(first) > 0xffffffffu - (kPhiloxBatch - 1)) return philox_batch_scalar(seed, stream, first, out);
+  if (batch_wraps(first)) return philox_batch_scalar(seed, stream, first, out);
   Consecutive(seed, stream, first, out);
 }
 

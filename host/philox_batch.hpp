@@ -16,6 +16,9 @@ namespace paraminit {
 namespace detail {
 
 constexpr int kPhiloxBatch = 96;
+// Whether the counters' low word wraps inside the batch of calls first .. first + kPhiloxBatch - 1
+// (then the high word is not the same in every call, and the vector paths, which assume it is, decline).
+constexpr bool batch_wraps(std::uint64_t first) { return static_cast<std::uint32_t>(first) > 0xffffffffu - (kPhiloxBatch - 1); }
 using PhiloxBatchFn = void (*)(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, std::uint32_t* out);
 
 // The same for kPhiloxBatch calls at arbitrary indices: out[4 l + j] = word j of call calls[l] (the sparse

@@ -143,7 +143,7 @@ PI_AVX512 void philox_rounds_avx512(const std::uint32_t* keys, __m512i (&x)[kSet
 }
 
 // A batch of consecutive calls (ConsecutiveStart): rounds 1 and 2 from the uniform halves, the rest
-// as any batch. first's low word + kPhiloxBatch - 1 must not wrap (the caller checks).
+// as any batch. first's low word + kPhiloxBatch - 1 must not wrap (the caller checks batch_wraps).
 template <class To>
 PI_AVX512 void philox_consecutive512(std::uint64_t seed, std::uint64_t stream, std::uint64_t first, To& to) {
   std::uint32_t keys[2 * kRounds];
