@@ -114,8 +114,8 @@ constexpr bool kStreams = std::is_same_v<typename Gen::dist_type, kernels::Unifo
 // through a batch computed into a buffer (the scalar call costs ~15 ns; a batch ~0.3 ns a word).
 // stream: the whole fill is larger than the caches (kStreamBytes, kStreams); whole batches then go by
 // non-temporal stores of whole 64-byte lines: straight from the Philox rounds or the block where they
-// start at a line (simd::uniform_stream, block_stream; where the bytes up to the first line are whole
-// calls, a first batch writes only those), else through an L1 buffer (stream_lines), the bytes before
+// start at a line (simd::uniform_stream; where the bytes up to the first line are whole calls, those
+// calls are written one at a time first), else through an L1 buffer (stream_lines), the bytes before
 // dst's first line boundary and after its last by ordinary stores. The same bytes either way.
 template <class Gen, class Out>
 void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std::uint64_t n, bool stream) {
@@ -140,32 +140,23 @@ void fill_span(CpuTier tier, const Gen& gen_ref, Out* dst, std::uint64_t g, std:
       std::size_t head = (64 - reinterpret_cast<std::uintptr_t>(out) % 64) % 64;  // up to the first line
       if constexpr (kStreams<Gen, Out>) {
         if (head % (E * sizeof(Out)) == 0 && head > 0) {  // whole calls up to the line (malloc's 16-byte
-          // alignment): those calls alone from a first batch, and from there every batch is whole lines
-          philox(gen.seed, gen.stream, g / E, words);
-          batch_elements(tier, gen, words, reinterpret_cast<Out*>(stage));
-          std::memcpy(out, stage, head);
-          out += head;
-          g += head / sizeof(Out);
-          head = 0;
+          // alignment): those calls one at a time, and from there every batch is whole lines
+          for (; head > 0; head -= E * sizeof(Out), g += E) {
+            gen(g / E, v);
+            for (unsigned j = 0; j < E; ++j) kernels::store(dst++, v[j]);
+          }
+          out = reinterpret_cast<unsigned char*>(dst);
         }
       }
       while (end - g >= B * E) {
         if constexpr (kStreams<Gen, Out>) {  // dst at a line boundary: whole lines straight from the block
-          auto* f = reinterpret_cast<float*>(out);
-          if (head == 0 && carry == 0 && simd::uniform_stream(tier, gen.dist, gen.seed, gen.stream, g / E, f)) {
+          if (head == 0 && carry == 0 && simd::uniform_stream(tier, gen.dist, gen.seed, gen.stream, g / E, reinterpret_cast<float*>(out))) {
             out += kBatchBytes;
             g += B * E;
             continue;
           }
-          philox(gen.seed, gen.stream, g / E, words);
-          if (head == 0 && carry == 0 && simd::block_stream(tier, gen.dist, words, f)) {
-            out += kBatchBytes;
-            g += B * E;
-            continue;
-          }
-        } else {
-          philox(gen.seed, gen.stream, g / E, words);
         }
+        philox(gen.seed, gen.stream, g / E, words);
         batch_elements(tier, gen, words, reinterpret_cast<Out*>(stage + carry));  // carry: whole elements
         const std::size_t have = carry + kBatchBytes;
         std::size_t off = std::min(head, have);

@@ -433,23 +433,24 @@ __attribute__((target("avx512f"))) static void uniform_stream512(const kernels::
   }
 }
 
+// The avx2 tier's: the batch's words, then the block with non-temporal stores.
+PI_AVX2_FN static void uniform_stream256(const kernels::UniformDist<float>& d, std::uint64_t seed, std::uint64_t stream,
+                                         std::uint64_t first, float* out) {
+  alignas(64) std::uint32_t words[kWords];
+  philox_batch(CpuTier::avx2)(seed, stream, first, words);
+  uniform_block<true>(d, words, out);
+}
+
 bool uniform_stream(CpuTier tier, const kernels::UniformDist<float>& d, std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
                     float* out) {
+  if (tier == CpuTier::avx2) {
+    uniform_stream256(d, seed, stream, first, out);
+    return true;
+  }
   if (tier != CpuTier::avx512 || batch_wraps(first)) return false;
   const UniformShortcuts c(d);
   if (!c.exact) return false;
   uniform_stream512(d, c, seed, stream, first, out);
-  return true;
-}
-
-// block_stream at the avx2 tier.
-PI_AVX2_FN static void uniform_stream256(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
-  uniform_block<true>(d, words, out);
-}
-
-bool block_stream(CpuTier tier, const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out) {
-  if (tier != CpuTier::avx2) return false;
-  uniform_stream256(d, words, out);
   return true;
 }
 

@@ -49,20 +49,17 @@ void block(const kernels::TruncNormalDist<double>& d, const std::uint32_t* words
 // number; it declines otherwise); no clamp where the grid's two ends land inside [lo, hi] (the
 // value is monotonic in the word). The AVX2 block takes the same shortcuts.
 bool block512(const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out);
-// Whole lines of uniform f32 by non-temporal stores, out 64-byte aligned; the caller ends its run
-// of these with stream_fence(). Spread over the computing, the stores drain while it goes on, where
-// a burst of lines copied from an L1 buffer after it stalls the core (2 threads, 64 Mi elements,
-// alternated: from the block 4.09 G/s against 3.53 through the buffer; fused with the rounds 4.69
-// against 4.36 from the block).
-// uniform_stream: at the avx512 tier, the batch of calls first .. first + kPhiloxBatch - 1 of
-// (seed, stream), each vector of words of the Philox rounds made 16 elements and stored at once
-// (no words through memory, no second loop). False, having written nothing, at other tiers, where
-// the counters' low word wraps inside the batch and where block512 would decline.
+// The batch of calls first .. first + kPhiloxBatch - 1 of (seed, stream) as uniform f32 elements,
+// written as whole lines by non-temporal stores (out 64-byte aligned; the caller ends its run of these
+// with stream_fence()). Spread over the computing, the stores drain while it goes on, where a burst of
+// lines copied from an L1 buffer after it stalls the core (2 threads, 64 Mi elements, alternated: from
+// the block 4.09 G/s against 3.53 through the buffer; fused with the rounds 4.69 against 4.36 from the
+// block). At the avx512 tier each vector of words of the Philox rounds is made 16 elements and stored
+// at once (no words through memory, no second loop); at avx2 the batch's words, then the block. False,
+// having written nothing, at other tiers and, at avx512, where the counters' low word wraps inside the
+// batch or block512 would decline.
 bool uniform_stream(CpuTier tier, const kernels::UniformDist<float>& d, std::uint64_t seed, std::uint64_t stream, std::uint64_t first,
                     float* out);
-// block_stream: block's elements of `words` at the avx2 tier; false, having written nothing, at
-// other tiers.
-bool block_stream(CpuTier tier, const kernels::UniformDist<float>& d, const std::uint32_t* words, float* out);
 // Normal f32 / bf16 / f16 (the AVX2 blocks above too, 8 lanes; cpu_simd_normal.inc holds both):
 // Generator<NormalDist<float>>::groups with fewer instructions than the loop GCC vectorizes from it,
 // each lane the same operations: no rescaling of a subnormal argument of the logarithm (u >= 2^-33),
@@ -79,7 +76,6 @@ void f32_to_f16(const float* src, kernels::f16_t* dst, std::size_t n);
 #else
 inline void f32_to_f16(const float*, kernels::f16_t*, std::size_t) {}  // never called: available() is false
 inline bool uniform_stream(CpuTier, const kernels::UniformDist<float>&, std::uint64_t, std::uint64_t, std::uint64_t, float*) { return false; }
-inline bool block_stream(CpuTier, const kernels::UniformDist<float>&, const std::uint32_t*, float*) { return false; }
 #endif
 
 // Whether block(Dist, words, Out*) exists.
